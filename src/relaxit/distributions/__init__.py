@@ -1,0 +1,28 @@
+"""Discrete, relaxed and simplex-valued distributions, all from one entry point.
+
+Every class is a Pyro distribution (and so a ``torch.distributions.Distribution``) and works in
+``pyro.sample``. PyTorch's own discrete and relaxed classes are re-exported through Pyro's
+wrappers so that they support ``.to_event``/``.expand_by`` like the rest.
+"""
+
+from pyro.distributions import (
+    Bernoulli,
+    Categorical,
+    Dirichlet,
+    MultivariateNormal,
+    Normal,
+    OneHotCategorical,
+    RelaxedBernoulli,
+    RelaxedOneHotCategorical,
+)
+
+__all__ = [
+    "Bernoulli",
+    "Categorical",
+    "Dirichlet",
+    "MultivariateNormal",
+    "Normal",
+    "OneHotCategorical",
+    "RelaxedBernoulli",
+    "RelaxedOneHotCategorical",
+]
