@@ -1,3 +1,3 @@
-"""relaxit: relaxations and gradient estimators for discrete random variables in PyTorch and Pyro."""
+"""relaxit: relaxations and gradient estimators for discrete random variables (PyTorch, Pyro)."""
 
 __version__ = "0.1.0"

@@ -1,1 +1,1 @@
-"""Gradient estimators of ``grad E_{b ~ dist}[f(b)]`` for Bernoulli and one-hot categorical ``b``."""
+"""Gradient estimators of ``grad E_{b ~ dist}[f(b)]`` for Bernoulli and one-hot ``b``."""

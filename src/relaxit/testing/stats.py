@@ -15,8 +15,6 @@ larger than that (see ``tests/test_kit_catches_bugs.py``).
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import torch
 from scipy import stats
@@ -25,8 +23,6 @@ ALPHA = 1e-6
 """Per-test false-alarm probability of every statistical check."""
 N_SAMPLES = 20_000
 """Draws per batch element in sample-law checks."""
-Z_CRIT = float(stats.norm.isf(ALPHA / 2))
-"""Two-sided normal critical value at level ALPHA (about 4.89)."""
 
 
 def ks_pvalue(samples: np.ndarray, grid: np.ndarray, cdf: np.ndarray) -> float:
@@ -88,7 +84,3 @@ def seeded(seed: int) -> torch.Generator:
     """Seed torch's global generator (the distributions use it) and return a private one."""
     torch.manual_seed(seed)
     return torch.Generator().manual_seed(seed)
-
-
-def log_mean_exp(x: torch.Tensor, dim: int = 0) -> torch.Tensor:
-    return torch.logsumexp(x, dim) - math.log(x.shape[dim])
