@@ -16,6 +16,14 @@ from pyro.distributions import (
     RelaxedOneHotCategorical,
 )
 
+# --- Bernoulli-type relaxations
+
+# --- categorical-type relaxations
+
+# --- simplex-valued distributions
+
+# --- Gaussians for gradient estimation
+
 __all__ = [
     "Bernoulli",
     "Categorical",
@@ -25,4 +33,8 @@ __all__ = [
     "OneHotCategorical",
     "RelaxedBernoulli",
     "RelaxedOneHotCategorical",
+    # --- Bernoulli-type relaxations
+    # --- categorical-type relaxations
+    # --- simplex-valued distributions
+    # --- Gaussians for gradient estimation
 ]
