@@ -17,6 +17,14 @@ from pyro.distributions import (
 )
 
 # --- Bernoulli-type relaxations
+from relaxit.distributions.correlated import CorrelatedRelaxedBernoulli
+from relaxit.distributions.gates import GaussianRelaxedBernoulli, HardConcrete
+from relaxit.distributions.rebar import RebarRelaxation
+from relaxit.distributions.straight_through_bernoulli import (
+    RelaxedBernoulliStraightThrough,
+    StochasticTimesSmooth,
+    StraightThroughBernoulli,
+)
 
 # --- categorical-type relaxations
 
@@ -24,7 +32,7 @@ from pyro.distributions import (
 
 # --- Gaussians for gradient estimation
 
-__all__ = [
+__all__ = [  # noqa: RUF022 (grouped by family)
     "Bernoulli",
     "Categorical",
     "Dirichlet",
@@ -34,6 +42,13 @@ __all__ = [
     "RelaxedBernoulli",
     "RelaxedOneHotCategorical",
     # --- Bernoulli-type relaxations
+    "CorrelatedRelaxedBernoulli",
+    "GaussianRelaxedBernoulli",
+    "HardConcrete",
+    "RebarRelaxation",
+    "RelaxedBernoulliStraightThrough",
+    "StochasticTimesSmooth",
+    "StraightThroughBernoulli",
     # --- categorical-type relaxations
     # --- simplex-valued distributions
     # --- Gaussians for gradient estimation

@@ -1,0 +1,170 @@
+"""Correlated relaxed Bernoulli gates through a Gaussian copula."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import torch
+from pyro.distributions import TorchDistribution
+from pyro.distributions import constraints as pyro_constraints
+from torch.distributions import biject_to, constraints, transform_to
+from torch.distributions.utils import lazy_property
+from torch.special import log_ndtr, ndtri
+
+from relaxit.distributions._binary_concrete import binary_concrete_log_prob, clamp_open_unit
+
+CORRELATION_TOL = 1e-5
+"""Absolute tolerance of the symmetry and unit-diagonal checks of ``R``."""
+
+
+class _CorrelationMatrix(type(pyro_constraints.corr_matrix)):
+    """Symmetric, unit diagonal (within `CORRELATION_TOL`) and positive definite."""
+
+    def check(self, value: torch.Tensor) -> torch.Tensor:
+        symmetric = ((value - value.mT).abs() <= CORRELATION_TOL).flatten(-2).all(-1)
+        unit_diagonal = ((value.diagonal(dim1=-2, dim2=-1) - 1).abs() <= CORRELATION_TOL).all(-1)
+        value = value.to(_compute_dtype(value.dtype))
+        positive_definite = torch.linalg.cholesky_ex(value).info == 0
+        return symmetric & unit_diagonal & positive_definite
+
+
+correlation_matrix = _CorrelationMatrix()
+# Learnable in Pyro like Pyro's own ``corr_matrix`` (same unconstraining transform).
+transform_to.register(_CorrelationMatrix)(lambda c: transform_to(pyro_constraints.corr_matrix))
+biject_to.register(_CorrelationMatrix)(lambda c: biject_to(pyro_constraints.corr_matrix))
+
+
+def _compute_dtype(dtype: torch.dtype) -> torch.dtype:
+    """float16/bfloat16 lack CPU kernels for cholesky and log_ndtr: compute those in float32."""
+    return torch.promote_types(dtype, torch.float32)
+
+
+class CorrelatedRelaxedBernoulli(TorchDistribution):
+    r"""Relaxed Bernoulli gates correlated through a Gaussian copula.
+
+    Lee, Imrie & van der Schaar (2022), "Self-Supervision Enhanced Feature Selection with
+    Correlated Gates" (ICLR), section 3 (the multivariate Bernoulli relaxation). With
+    ``L = cholesky(R)`` and ``eps ~ N(0, I_D)``:
+
+    .. math::
+        u = \Phi(L \epsilon), \qquad
+        z_k = \sigma\big((\mathrm{logit}\,\pi_k + \mathrm{logit}\,u_k) / \tau\big).
+
+    Each ``u_k`` is uniform, so each ``z_k`` is Binary Concrete(``logit pi_k``, ``tau``) and
+    ``P(z_k > 1/2) = pi_k`` for every ``tau``; the dependence between gates is the Gaussian
+    copula of ``R``. ``logit u`` is computed as ``log_ndtr(x) - log_ndtr(-x)`` (no rounding of
+    ``u`` to 0 or 1).
+
+    ``log_prob`` is the exact density w.r.t. Lebesgue measure on ``(0, 1)^D``: the Gaussian copula
+    density at ``x = Phi^{-1}(u)`` times the change of variables ``u -> z`` of each coordinate,
+
+    .. math::
+        \log p(z) = -\tfrac12 \log|R| - \tfrac12 x^\top (R^{-1} - I) x
+        + \sum_k \log \mathrm{BinConcrete}(z_k; \mathrm{logit}\,\pi_k, \tau),
+
+    with ``logit u_k = tau logit z_k - logit pi_k`` and ``x_k = Phi^{-1}(u_k)`` computed on the
+    side of 1/2 where it is accurate (``Phi^{-1}(sigmoid(y)) = -Phi^{-1}(sigmoid(-y))``).
+
+    Args:
+        pi: gate probabilities, shape ``(..., D)``; ``pi`` in {0, 1} is clamped to
+            ``[eps, 1 - eps]`` like ``torch.distributions``' ``probs_to_logits``.
+        R: correlation matrix, shape ``(..., D, D)``: symmetric, unit diagonal, positive
+            definite (a ``ValueError`` naming ``R`` otherwise; positive definiteness is always
+            checked, the rest when validating). Its symmetric part ``(R + R^T)/2`` is used, so
+            gradients w.r.t. ``R`` are symmetric.
+        tau: temperature ``> 0``, one per gate vector: a number or shape ``batch_shape``.
+
+    ``batch_shape`` broadcasts ``pi.shape[:-1]``, ``R.shape[:-2]`` and ``tau.shape``;
+    ``event_shape`` is ``(D,)``.
+
+    >>> import torch
+    >>> R = torch.tensor([[1.0, 0.8], [0.8, 1.0]])
+    >>> d = CorrelatedRelaxedBernoulli(torch.tensor([0.3, 0.6]), R, tau=0.5)
+    >>> z = d.rsample((7,))
+    >>> z.shape, d.log_prob(z).shape
+    (torch.Size([7, 2]), torch.Size([7]))
+    """
+
+    arg_constraints: ClassVar[dict[str, constraints.Constraint]] = {
+        "pi": constraints.independent(constraints.unit_interval, 1),
+        "R": correlation_matrix,
+        "tau": constraints.positive,
+    }
+    support = constraints.independent(constraints.unit_interval, 1)
+    has_rsample = True
+
+    def __init__(
+        self,
+        pi: torch.Tensor,
+        R: torch.Tensor,
+        tau: torch.Tensor | float,
+        validate_args: bool | None = None,
+    ) -> None:
+        pi = torch.as_tensor(pi)
+        R = torch.as_tensor(R, dtype=pi.dtype, device=pi.device)
+        tau = torch.as_tensor(tau, dtype=pi.dtype, device=pi.device)
+        if pi.dim() < 1 or R.dim() < 2 or R.shape[-1] != R.shape[-2] or R.shape[-1] != pi.shape[-1]:
+            raise ValueError(
+                f"R must have shape (..., D, D) and pi shape (..., D) with the same D; got "
+                f"pi {tuple(pi.shape)} and R {tuple(R.shape)}"
+            )
+        d = pi.shape[-1]
+        batch_shape = torch.broadcast_shapes(pi.shape[:-1], R.shape[:-2], tau.shape)
+        self.pi = pi.expand((*batch_shape, d))
+        self.R = R.expand((*batch_shape, d, d))
+        self.tau = tau.expand(batch_shape)
+        super().__init__(batch_shape, torch.Size([d]), validate_args=validate_args)
+        # The symmetric part (equal to R when R is valid) makes the gradient w.r.t. R symmetric.
+        symmetric = 0.5 * (R + R.mT)
+        scale_tril, info = torch.linalg.cholesky_ex(symmetric.to(_compute_dtype(R.dtype)))
+        if bool((info != 0).any()):
+            raise ValueError("R must be a positive-definite correlation matrix (cholesky failed)")
+        self._scale_tril = scale_tril.expand((*batch_shape, d, d))
+
+    def expand(self, batch_shape, _instance=None):
+        new = self._get_checked_instance(CorrelatedRelaxedBernoulli, _instance)
+        batch_shape = torch.Size(batch_shape)
+        d = self.event_shape
+        new.pi = self.pi.expand(batch_shape + d)
+        new.R = self.R.expand(batch_shape + d + d)
+        new.tau = self.tau.expand(batch_shape)
+        new._scale_tril = self._scale_tril.expand(batch_shape + d + d)
+        super(CorrelatedRelaxedBernoulli, new).__init__(batch_shape, d, validate_args=False)
+        new._validate_args = self._validate_args
+        return new
+
+    @lazy_property
+    def logits(self) -> torch.Tensor:
+        """``logit(pi)``, shape ``batch_shape + (D,)``."""
+        return torch.logit(self.pi, eps=torch.finfo(self.pi.dtype).eps)
+
+    def rsample(self, sample_shape: torch.Size = torch.Size()) -> torch.Tensor:
+        shape = self._extended_shape(sample_shape)
+        dtype = self.pi.dtype
+        scale_tril = self._scale_tril
+        eps = torch.randn(shape, dtype=scale_tril.dtype, device=scale_tril.device)
+        if len(self.batch_shape) == 0:
+            x = eps @ scale_tril.mT
+        else:
+            x = (scale_tril @ eps.unsqueeze(-1)).squeeze(-1)
+        logit_u = (log_ndtr(x) - log_ndtr(-x)).to(dtype)
+        z = torch.sigmoid((self.logits + logit_u) / self.tau.unsqueeze(-1))
+        return clamp_open_unit(z)
+
+    def log_prob(self, value: torch.Tensor) -> torch.Tensor:
+        if self._validate_args:
+            self._validate_sample(value)
+        tau = self.tau.unsqueeze(-1)
+        marginals = binary_concrete_log_prob(value, self.logits, tau).sum(-1)
+        logit_u = tau * (value.log() - torch.log1p(-value)) - self.logits
+        # x = Phi^{-1}(sigmoid(y)) from the lower tail, where sigmoid is accurate; the clamp
+        # keeps x finite for |y| beyond the dtype's range (~ +-87 in float32).
+        tail = ndtri(torch.sigmoid(-logit_u.abs()).clamp(min=torch.finfo(value.dtype).tiny))
+        x = torch.where(logit_u > 0, -tail, tail)
+        scale_tril = self._scale_tril
+        w = torch.linalg.solve_triangular(
+            scale_tril.expand(x.shape + x.shape[-1:]), x.unsqueeze(-1), upper=False
+        ).squeeze(-1)
+        half_log_det = scale_tril.diagonal(dim1=-2, dim2=-1).log().sum(-1)
+        copula = -half_log_det - 0.5 * (w.square().sum(-1) - x.square().sum(-1))
+        return marginals + copula

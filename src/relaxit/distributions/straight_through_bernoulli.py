@@ -1,0 +1,284 @@
+"""Straight-through Bernoulli variables: hard values forward, a documented surrogate backward."""
+
+from __future__ import annotations
+
+from numbers import Number
+from typing import ClassVar
+
+import torch
+import torch.nn.functional as F
+from pyro.distributions import Bernoulli, TorchDistribution
+from torch.distributions import constraints
+from torch.distributions.utils import broadcast_all, lazy_property, logits_to_probs
+
+from relaxit.distributions._binary_concrete import (
+    binary_concrete_log_prob,
+    clamp_open_unit,
+    logistic_noise,
+)
+
+
+class StraightThroughBernoulli(Bernoulli):
+    r"""Bernoulli variable with the straight-through gradient ``d b / d p = 1``.
+
+    Bengio, Léonard & Courville (2013), "Estimating or Propagating Gradients Through Stochastic
+    Neurons for Conditional Computation" (the straight-through estimator). Forward:
+    ``b ~ Bernoulli(p)``, exactly 0 or 1. Backward: the sample is treated as if it were ``p``,
+    i.e. ``b + (p - stop_gradient(p))``; the term in brackets is exactly zero, so the value is
+    exact. With ``logits`` given, the gradient continues to them through ``p = sigmoid(logits)``.
+
+    ``log_prob`` is the Bernoulli log-mass (base measure: counting measure on {0, 1}).
+
+    Args:
+        probs / logits: exactly one of them, any shape (as ``torch.distributions.Bernoulli``).
+
+    >>> import torch
+    >>> p = torch.tensor([0.2, 0.9], requires_grad=True)
+    >>> b = StraightThroughBernoulli(probs=p).rsample((4,))
+    >>> b.shape, bool(((b == 0) | (b == 1)).all())
+    (torch.Size([4, 2]), True)
+    >>> b.sum().backward(); p.grad
+    tensor([4., 4.])
+    """
+
+    has_rsample = True
+
+    def rsample(self, sample_shape: torch.Size = torch.Size()) -> torch.Tensor:
+        shape = self._extended_shape(sample_shape)
+        p = self.probs.expand(shape)
+        b = torch.bernoulli(p.detach())
+        return b + (p - p.detach())
+
+
+class StochasticTimesSmooth(TorchDistribution):
+    r"""Stochastic-times-smooth unit: ``b sqrt(p)`` with ``b ~ Bernoulli(sqrt(p))``.
+
+    Bengio, Léonard & Courville (2013), "Estimating or Propagating Gradients Through Stochastic
+    Neurons for Conditional Computation", section 4 (the product of a smooth part
+    ``sqrt(p)`` and a stochastic binary part, so ``E[output] = p``). The gradient flows through
+    the smooth factor only: ``d output / d p = b / (2 sqrt(p))``; ``b`` is drawn as
+    ``u^2 < p`` with one uniform ``u`` (the same event as ``u < sqrt(p)``). ``sample`` and
+    ``rsample`` draw the same law.
+
+    The output takes two values, so ``log_prob`` is a log-mass (counting measure on
+    ``{0, sqrt(p)}``): ``log(1 - sqrt(p))`` at 0 and ``log(sqrt(p))`` at ``sqrt(p)``, computed
+    in logit space. When ``p = 0`` the two values coincide and 0 has mass 1. The support depends
+    on ``p``: a nonzero value is recognised as ``sqrt(p)`` within a relative tolerance
+    `SQRT_PROBS_RTOL` (so a sample stays valid after a float32/float64 round trip of ``p``, and
+    ``log_prob`` of a sample is differentiable in ``p``); with validation on, any other value
+    raises ``ValueError``; without validation it gets log-mass ``-inf``.
+    ``mean = p`` and ``variance = p^{3/2} - p^2``.
+
+    Args:
+        probs / logits: exactly one of them, any shape.
+
+    >>> import torch
+    >>> d = StochasticTimesSmooth(probs=torch.tensor([0.25, 0.81]))
+    >>> d.rsample((3,)).shape
+    torch.Size([3, 2])
+    >>> d.log_prob(torch.tensor([0.5, 0.0])).exp()  # P(out = sqrt p), P(out = 0)
+    tensor([0.5000, 0.1000])
+    """
+
+    arg_constraints: ClassVar[dict[str, constraints.Constraint]] = {
+        "probs": constraints.unit_interval,
+        "logits": constraints.real,
+    }
+    has_rsample = True
+
+    def __init__(
+        self,
+        probs: torch.Tensor | float | None = None,
+        logits: torch.Tensor | float | None = None,
+        validate_args: bool | None = None,
+    ) -> None:
+        if (probs is None) == (logits is None):
+            raise ValueError("Either `probs` or `logits` must be specified, but not both.")
+        param = probs if probs is not None else logits
+        (tensor,) = broadcast_all(param)
+        if probs is not None:
+            self.probs = tensor
+        else:
+            self.logits = tensor
+        batch_shape = torch.Size() if isinstance(param, Number) else tensor.shape
+        super().__init__(batch_shape, validate_args=validate_args)
+
+    def expand(self, batch_shape, _instance=None):
+        new = self._get_checked_instance(StochasticTimesSmooth, _instance)
+        batch_shape = torch.Size(batch_shape)
+        if "probs" in self.__dict__:
+            new.probs = self.probs.expand(batch_shape)
+        if "logits" in self.__dict__:
+            new.logits = self.logits.expand(batch_shape)
+        super(StochasticTimesSmooth, new).__init__(batch_shape, validate_args=False)
+        new._validate_args = self._validate_args
+        return new
+
+    @lazy_property
+    def probs(self) -> torch.Tensor:
+        return logits_to_probs(self.logits, is_binary=True)
+
+    @lazy_property
+    def logits(self) -> torch.Tensor:
+        return torch.logit(self.probs)  # +-inf at p in {0, 1}: only used by log_prob below
+
+    @property
+    def _param(self) -> torch.Tensor:
+        return self.probs if "probs" in self.__dict__ else self.logits
+
+    @lazy_property
+    def sqrt_probs(self) -> torch.Tensor:
+        """``sqrt(p)``: the nonzero value of the output (and ``P(output != 0)``)."""
+        return self.probs.sqrt()
+
+    @constraints.dependent_property(is_discrete=True, event_dim=0)
+    def support(self) -> constraints.Constraint:
+        return _ZeroOr(self.sqrt_probs)
+
+    @property
+    def mean(self) -> torch.Tensor:
+        return self.probs
+
+    @property
+    def variance(self) -> torch.Tensor:
+        p = self.probs
+        return p * self.sqrt_probs - p * p
+
+    def rsample(self, sample_shape: torch.Size = torch.Size()) -> torch.Tensor:
+        shape = self._extended_shape(sample_shape)
+        p = self.probs
+        u = torch.rand(shape, dtype=p.dtype, device=p.device)
+        b = u * u < p.detach()
+        # where(b, p, 0).sqrt(): exact values; the sqrt's backward is only taken where b (p > 0).
+        return torch.where(b, p, torch.zeros((), dtype=p.dtype, device=p.device)).sqrt()
+
+    def log_prob(self, value: torch.Tensor) -> torch.Tensor:
+        if self._validate_args:
+            self._validate_sample(value)
+        if "logits" in self.__dict__:
+            log_sqrt_p = 0.5 * F.logsigmoid(self.logits)
+            # 1 - sqrt(p) = (1 - p) / (1 + sqrt(p)): stable as p -> 1
+            log_zero = F.logsigmoid(-self.logits) - torch.log1p(log_sqrt_p.exp())
+        else:
+            log_sqrt_p = 0.5 * self.probs.log()
+            log_zero = torch.log1p(-self.sqrt_probs)
+        minus_inf = torch.full((), -torch.inf, dtype=log_zero.dtype, device=log_zero.device)
+        log_one = torch.where(_is_sqrt_probs(value, self.sqrt_probs), log_sqrt_p, minus_inf)
+        return torch.where(value == 0, log_zero, log_one)
+
+
+SQRT_PROBS_RTOL = 1e-4
+"""Relative tolerance within which `StochasticTimesSmooth` recognises a value as ``sqrt(p)``."""
+
+
+def _is_sqrt_probs(value: torch.Tensor, sqrt_probs: torch.Tensor) -> torch.Tensor:
+    return torch.isclose(value, sqrt_probs.to(value.dtype), rtol=SQRT_PROBS_RTOL, atol=0.0)
+
+
+class _ZeroOr(constraints.Constraint):
+    """The two-point set ``{0, v}`` (``v`` per batch element)."""
+
+    is_discrete = True
+    event_dim = 0
+
+    def __init__(self, v: torch.Tensor) -> None:
+        self.v = v
+        super().__init__()
+
+    def check(self, value: torch.Tensor) -> torch.Tensor:
+        return (value == 0) | _is_sqrt_probs(value, self.v)
+
+
+class RelaxedBernoulliStraightThrough(TorchDistribution):
+    r"""Straight-through Binary Concrete: hard 0/1 forward, relaxed gradient backward.
+
+    Maddison, Mnih & Teh (2017), "The Concrete Distribution"; Jang, Gu & Poole (2017),
+    "Categorical Reparameterization with Gumbel-Softmax" (the straight-through variant); the
+    semantics are Pyro's ``RelaxedBernoulliStraightThrough``. ``rsample`` draws the relaxed
+    sample
+
+    .. math:: y = (\text{logits} + \log u - \log(1-u)) / \tau, \qquad z = \sigma(y),
+
+    and returns the hard value ``b = 1[y > 0]`` (so ``b ~ Bernoulli(sigmoid(logits))`` exactly)
+    whose backward pass is that of ``z`` (``b + (z - stop_gradient(z))``, exact forward value).
+    The returned tensor carries the relaxed sample as ``x._unquantize`` (Pyro's convention), and
+    ``log_prob(x)`` is the Binary Concrete log-density (Lebesgue on (0, 1)) of
+    ``getattr(x, "_unquantize", x)``:
+    ``log tau + logsigmoid(t) + logsigmoid(-t) - log z - log(1-z)``, ``t = tau logit(z) - logits``.
+    Unlike PyTorch's and Pyro's classes, ``temperature`` broadcasts with ``probs``/``logits``.
+
+    Args:
+        temperature: ``tau > 0``, broadcast with the probabilities.
+        probs / logits: exactly one of them.
+
+    >>> import torch
+    >>> d = RelaxedBernoulliStraightThrough(torch.tensor([0.5, 1.0]), logits=torch.zeros(3, 1))
+    >>> x = d.rsample()
+    >>> x.shape, bool(((x == 0) | (x == 1)).all()), d.log_prob(x).shape
+    (torch.Size([3, 2]), True, torch.Size([3, 2]))
+    """
+
+    arg_constraints: ClassVar[dict[str, constraints.Constraint]] = {
+        "temperature": constraints.positive,
+        "probs": constraints.unit_interval,
+        "logits": constraints.real,
+    }
+    support = constraints.unit_interval
+    has_rsample = True
+
+    def __init__(
+        self,
+        temperature: torch.Tensor | float,
+        probs: torch.Tensor | float | None = None,
+        logits: torch.Tensor | float | None = None,
+        validate_args: bool | None = None,
+    ) -> None:
+        if (probs is None) == (logits is None):
+            raise ValueError("Either `probs` or `logits` must be specified, but not both.")
+        param = probs if probs is not None else logits
+        self.temperature, tensor = broadcast_all(temperature, param)
+        if probs is not None:
+            self.probs = tensor
+        else:
+            self.logits = tensor
+        scalar = isinstance(temperature, Number) and isinstance(param, Number)
+        batch_shape = torch.Size() if scalar else tensor.shape
+        super().__init__(batch_shape, validate_args=validate_args)
+
+    def expand(self, batch_shape, _instance=None):
+        new = self._get_checked_instance(RelaxedBernoulliStraightThrough, _instance)
+        batch_shape = torch.Size(batch_shape)
+        new.temperature = self.temperature.expand(batch_shape)
+        if "probs" in self.__dict__:
+            new.probs = self.probs.expand(batch_shape)
+        if "logits" in self.__dict__:
+            new.logits = self.logits.expand(batch_shape)
+        super(RelaxedBernoulliStraightThrough, new).__init__(batch_shape, validate_args=False)
+        new._validate_args = self._validate_args
+        return new
+
+    @lazy_property
+    def logits(self) -> torch.Tensor:
+        return torch.logit(self.probs, eps=torch.finfo(self.probs.dtype).eps)
+
+    @lazy_property
+    def probs(self) -> torch.Tensor:
+        return logits_to_probs(self.logits, is_binary=True)
+
+    @property
+    def _param(self) -> torch.Tensor:
+        return self.probs if "probs" in self.__dict__ else self.logits
+
+    def rsample(self, sample_shape: torch.Size = torch.Size()) -> torch.Tensor:
+        shape = self._extended_shape(sample_shape)
+        y = (self.logits + logistic_noise(shape, self.logits)) / self.temperature
+        soft = clamp_open_unit(torch.sigmoid(y))
+        hard = (y > 0).to(soft.dtype) + (soft - soft.detach())
+        hard._unquantize = soft
+        return hard
+
+    def log_prob(self, value: torch.Tensor) -> torch.Tensor:
+        value = getattr(value, "_unquantize", value)
+        if self._validate_args:
+            self._validate_sample(value)
+        return binary_concrete_log_prob(value, self.logits, self.temperature)
