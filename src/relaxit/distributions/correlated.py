@@ -8,6 +8,7 @@ import torch
 from pyro.distributions import TorchDistribution
 from pyro.distributions import constraints as pyro_constraints
 from torch.distributions import biject_to, constraints, transform_to
+from torch.distributions.multivariate_normal import _batch_mahalanobis
 from torch.distributions.utils import lazy_property
 from torch.special import log_ndtr, ndtri
 
@@ -111,7 +112,7 @@ class CorrelatedRelaxedBernoulli(TorchDistribution):
         d = pi.shape[-1]
         batch_shape = torch.broadcast_shapes(pi.shape[:-1], R.shape[:-2], tau.shape)
         self.pi = pi.expand((*batch_shape, d))
-        self.R = R.expand((*batch_shape, d, d))
+        self.R = R  # not expanded: validation and cholesky see each distinct R once
         self.tau = tau.expand(batch_shape)
         super().__init__(batch_shape, torch.Size([d]), validate_args=validate_args)
         # The symmetric part (equal to R when R is valid) makes the gradient w.r.t. R symmetric.
@@ -119,16 +120,16 @@ class CorrelatedRelaxedBernoulli(TorchDistribution):
         scale_tril, info = torch.linalg.cholesky_ex(symmetric.to(_compute_dtype(R.dtype)))
         if bool((info != 0).any()):
             raise ValueError("R must be a positive-definite correlation matrix (cholesky failed)")
-        self._scale_tril = scale_tril.expand((*batch_shape, d, d))
+        self._scale_tril = scale_tril  # R's own batch shape: broadcasts, never copied
 
     def expand(self, batch_shape, _instance=None):
         new = self._get_checked_instance(CorrelatedRelaxedBernoulli, _instance)
         batch_shape = torch.Size(batch_shape)
         d = self.event_shape
         new.pi = self.pi.expand(batch_shape + d)
-        new.R = self.R.expand(batch_shape + d + d)
+        new.R = self.R
         new.tau = self.tau.expand(batch_shape)
-        new._scale_tril = self._scale_tril.expand(batch_shape + d + d)
+        new._scale_tril = self._scale_tril
         super(CorrelatedRelaxedBernoulli, new).__init__(batch_shape, d, validate_args=False)
         new._validate_args = self._validate_args
         return new
@@ -143,7 +144,7 @@ class CorrelatedRelaxedBernoulli(TorchDistribution):
         dtype = self.pi.dtype
         scale_tril = self._scale_tril
         eps = torch.randn(shape, dtype=scale_tril.dtype, device=scale_tril.device)
-        if len(self.batch_shape) == 0:
+        if scale_tril.dim() == 2:  # one R for the whole batch: a single matrix product
             x = eps @ scale_tril.mT
         else:
             x = (scale_tril @ eps.unsqueeze(-1)).squeeze(-1)
@@ -161,10 +162,8 @@ class CorrelatedRelaxedBernoulli(TorchDistribution):
         # keeps x finite for |y| beyond the dtype's range (~ +-87 in float32).
         tail = ndtri(torch.sigmoid(-logit_u.abs()).clamp(min=torch.finfo(value.dtype).tiny))
         x = torch.where(logit_u > 0, -tail, tail)
-        scale_tril = self._scale_tril
-        w = torch.linalg.solve_triangular(
-            scale_tril.expand(x.shape + x.shape[-1:]), x.unsqueeze(-1), upper=False
-        ).squeeze(-1)
+        scale_tril = self._scale_tril.to(x.dtype)
+        mahalanobis = _batch_mahalanobis(scale_tril, x)  # x^T R^{-1} x, L broadcast, not copied
         half_log_det = scale_tril.diagonal(dim1=-2, dim2=-1).log().sum(-1)
-        copula = -half_log_det - 0.5 * (w.square().sum(-1) - x.square().sum(-1))
+        copula = -half_log_det - 0.5 * (mahalanobis - x.square().sum(-1))
         return marginals + copula

@@ -53,11 +53,11 @@ class GaussianRelaxedBernoulli(TorchDistribution):
     Samples have shape ``sample_shape + broadcast(loc, scale).shape``; event_shape is ``()``.
 
     >>> import torch
-    >>> gate = GaussianRelaxedBernoulli(torch.tensor([0.5, 2.0, -1.0]), 0.5)
+    >>> gate = GaussianRelaxedBernoulli(torch.tensor([0.5, 2.0, 1.0]), 0.5)
     >>> gate.rsample((10,)).shape
     torch.Size([10, 3])
     >>> gate.log_prob(torch.tensor(1.0)).exp()  # P(z = 1) for each gate
-    tensor([0.1587, 0.9772, 0.0000])
+    tensor([0.1587, 0.9772, 0.5000])
     """
 
     arg_constraints: ClassVar[dict[str, constraints.Constraint]] = {
@@ -176,8 +176,8 @@ class HardConcrete(TorchDistribution):
     >>> gate = HardConcrete(alpha=torch.tensor([0.1, 1.0, 10.0]), beta=2 / 3, xi=1.1, gamma=-0.1)
     >>> gate.rsample((5,)).shape
     torch.Size([5, 3])
-    >>> gate.prob_nonzero()
-    tensor([0.3146, 0.8198, 0.9796])
+    >>> gate.prob_nonzero()  # sigmoid(log alpha - beta log(-gamma / xi))
+    tensor([0.3309, 0.8318, 0.9802])
     """
 
     arg_constraints: ClassVar[dict[str, constraints.Constraint]] = {
