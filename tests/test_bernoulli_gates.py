@@ -35,6 +35,15 @@ def test_gaussian_gate_atom_masses_match_scipy(loc):
     torch.testing.assert_close(d.log_prob(inside), torch.tensor(expected))
 
 
+def test_gaussian_gate_prob_nonzero_is_one_minus_atom_at_zero():
+    loc = torch.tensor([-2.0, 0.0, 0.3, 3.0], dtype=torch.float64)
+    d = GaussianRelaxedBernoulli(loc, 0.5)
+    torch.testing.assert_close(
+        d.prob_nonzero(), torch.from_numpy(stats.norm.cdf(loc.numpy() / 0.5))
+    )
+    torch.testing.assert_close(d.prob_nonzero(), 1 - d.log_prob(torch.tensor(0.0)).exp())
+
+
 def test_gaussian_gate_far_outside_stays_finite():
     loc = torch.tensor([-60.0, 60.0], requires_grad=True)
     d = GaussianRelaxedBernoulli(loc, torch.tensor(0.05))

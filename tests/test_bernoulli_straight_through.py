@@ -88,6 +88,16 @@ def test_stochastic_times_smooth_log_prob_is_the_two_point_law():
     torch.testing.assert_close(StochasticTimesSmooth(probs=p).mean, p)
 
 
+def test_stochastic_times_smooth_log_prob_at_p_0_and_1():
+    p = torch.tensor([0.0, 1.0], requires_grad=True)
+    d = StochasticTimesSmooth(probs=p)
+    lp = d.log_prob(torch.tensor([[0.0, 1.0], [0.0, 0.0]]))
+    torch.testing.assert_close(lp, torch.tensor([[0.0, 0.0], [0.0, -math.inf]]))
+    d.log_prob(torch.tensor([0.0, 1.0])).sum().backward()
+    # d/dp log sqrt(p) = 1/(2p) = 1/2 at p = 1; p = 0 sits on the clamp (gradient 0, not NaN)
+    torch.testing.assert_close(p.grad, torch.tensor([0.0, 0.5]))
+
+
 def test_stochastic_times_smooth_logits_50_is_finite():
     logits = torch.tensor([-50.0, 50.0], requires_grad=True)
     d = StochasticTimesSmooth(logits=logits)

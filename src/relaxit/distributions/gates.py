@@ -43,8 +43,10 @@ class GaussianRelaxedBernoulli(TorchDistribution):
     ``log_prob`` is taken w.r.t. the base measure Lebesgue on (0, 1) + unit point masses at 0 and
     1: it returns the log *mass* at exactly 0 or 1 (computed with ``log_ndtr``, finite even for
     ``loc`` far outside [0, 1]) and the Gaussian log-density inside. ``mean`` and ``variance``
-    are the closed forms of the clamped Gaussian. The paper's deterministic test-time gate is
-    ``clamp(loc, 0, 1)`` (`deterministic_gate`).
+    are the closed forms of the clamped Gaussian. `prob_nonzero` is the paper's regularizer
+    ``P(z > 0) = Phi(mu/sigma)``; the deterministic test-time gate is ``clamp(loc, 0, 1)``
+    (`deterministic_gate`). The paper's formula is followed: its reference code (runopti/stg)
+    clamps ``mu + 0.5 + sigma eps`` instead, i.e. its ``mu`` is this ``loc - 0.5``.
 
     Args:
         loc: gate mean ``mu``, any shape.
@@ -103,6 +105,10 @@ class GaussianRelaxedBernoulli(TorchDistribution):
         return _atom_log_prob(
             value, log_ndtr(-loc / scale), log_ndtr((loc - 1.0) / scale), interior
         )
+
+    def prob_nonzero(self) -> torch.Tensor:
+        """``P(z != 0) = Phi(mu/sigma)``: the paper's expected-L0 regularizer, differentiable."""
+        return ndtr(self.loc / self.scale)
 
     def deterministic_gate(self) -> torch.Tensor:
         """The paper's test-time gate ``clamp(loc, 0, 1)`` (the noise switched off)."""

@@ -160,8 +160,13 @@ class StochasticTimesSmooth(TorchDistribution):
             # 1 - sqrt(p) = (1 - p) / (1 + sqrt(p)): stable as p -> 1
             log_zero = F.logsigmoid(-self.logits) - torch.log1p(log_sqrt_p.exp())
         else:
-            log_sqrt_p = 0.5 * self.probs.log()
-            log_zero = torch.log1p(-self.sqrt_probs)
+            # At p in {0, 1} one branch is -inf; clamped copies keep its backward free of NaN.
+            p = self.probs
+            tiny = torch.finfo(p.dtype).tiny
+            below_one = p < 1
+            p_safe = torch.where(below_one, p, 0.0).clamp(min=tiny)
+            log_sqrt_p = 0.5 * p.clamp(min=tiny).log()
+            log_zero = torch.where(below_one, torch.log1p(-p_safe.sqrt()), -torch.inf)
         minus_inf = torch.full((), -torch.inf, dtype=log_zero.dtype, device=log_zero.device)
         log_one = torch.where(_is_sqrt_probs(value, self.sqrt_probs), log_sqrt_p, minus_inf)
         return torch.where(value == 0, log_zero, log_one)
