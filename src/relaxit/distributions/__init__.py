@@ -17,8 +17,16 @@ from pyro.distributions import (
 )
 
 # --- Bernoulli-type relaxations
-
 # --- categorical-type relaxations
+from relaxit.distributions.generalized_gumbel import (
+    GeneralizedGumbelSoftmax,
+    GeneralizedGumbelSoftmaxNP,
+)
+from relaxit.distributions.straight_through_categorical import (
+    DecoupledStraightThroughGumbelSoftmax,
+    RelaxedOneHotCategoricalStraightThrough,
+)
+from relaxit.distributions.topk import GumbelSoftmaxTopK
 
 # --- simplex-valued distributions
 
@@ -27,14 +35,19 @@ from pyro.distributions import (
 __all__ = [
     "Bernoulli",
     "Categorical",
+    # --- Bernoulli-type relaxations
+    # --- categorical-type relaxations
+    "DecoupledStraightThroughGumbelSoftmax",
     "Dirichlet",
+    "GeneralizedGumbelSoftmax",
+    "GeneralizedGumbelSoftmaxNP",
+    "GumbelSoftmaxTopK",
     "MultivariateNormal",
     "Normal",
     "OneHotCategorical",
     "RelaxedBernoulli",
     "RelaxedOneHotCategorical",
-    # --- Bernoulli-type relaxations
-    # --- categorical-type relaxations
+    "RelaxedOneHotCategoricalStraightThrough",
     # --- simplex-valued distributions
     # --- Gaussians for gradient estimation
 ]
