@@ -160,7 +160,7 @@ class GumbelSoftmaxTopK(TorchDistribution):
             a = torch.softmax((scores + left.clamp_min(tiny).log()) * inv_tau, -1)
             capped = torch.minimum(a, left)
             headroom = left - capped
-            excess = 1.0 - capped.sum(-1, keepdim=True)
+            excess = (1.0 - capped.sum(-1, keepdim=True)).clamp_min(0.0)
             a = capped + excess * headroom / headroom.sum(-1, keepdim=True).clamp_min(tiny)
             total = total + a
             left = (left - a).clamp_min(0.0)
