@@ -5,7 +5,7 @@ Every class is a Pyro distribution (and so a ``torch.distributions.Distribution`
 wrappers so that they support ``.to_event``/``.expand_by`` like the rest.
 """
 
-from pyro.distributions import (
+from pyro.distributions import (  # noqa: I001 (one section per family)
     Bernoulli,
     Categorical,
     Dirichlet,
@@ -27,12 +27,21 @@ from relaxit.distributions.straight_through_bernoulli import (
 )
 
 # --- categorical-type relaxations
+from relaxit.distributions.generalized_gumbel import (
+    GeneralizedGumbelSoftmax,
+    GeneralizedGumbelSoftmaxNP,
+)
+from relaxit.distributions.straight_through_categorical import (
+    DecoupledStraightThroughGumbelSoftmax,
+    RelaxedOneHotCategoricalStraightThrough,
+)
+from relaxit.distributions.topk import GumbelSoftmaxTopK
 
 # --- simplex-valued distributions
 
 # --- Gaussians for gradient estimation
 
-__all__ = [  # noqa: RUF022 (grouped by family)
+__all__ = [  # noqa: RUF022 (one section per family)
     "Bernoulli",
     "Categorical",
     "Dirichlet",
@@ -50,6 +59,11 @@ __all__ = [  # noqa: RUF022 (grouped by family)
     "StochasticTimesSmooth",
     "StraightThroughBernoulli",
     # --- categorical-type relaxations
+    "DecoupledStraightThroughGumbelSoftmax",
+    "GeneralizedGumbelSoftmax",
+    "GeneralizedGumbelSoftmaxNP",
+    "GumbelSoftmaxTopK",
+    "RelaxedOneHotCategoricalStraightThrough",
     # --- simplex-valued distributions
     # --- Gaussians for gradient estimation
 ]

@@ -96,10 +96,10 @@ def check_shapes(example: Example) -> None:
     assert lp.shape == sample_shape + batch, (
         f"{example.name}: log_prob shape {tuple(lp.shape)}, expected {tuple(sample_shape + batch)}"
     )
-    # Indexing drops a straight-through sample's relaxed value (Pyro's ``x._unquantize``), and
-    # the relaxed density at a hard 0/1 value is undefined: evaluate one relaxed value instead.
-    single = (example.soft_sample(x) if example.law == "straight_through" else x)[0, 0]
-    lp_single = dist.log_prob(single)
+    x00 = x[0, 0]
+    if example.law == "straight_through":  # indexing drops Pyro's `_unquantize`: carry it over
+        x00._unquantize = example.soft_sample(x)[0, 0]
+    lp_single = dist.log_prob(x00)
     assert lp_single.shape == batch, (
         f"{example.name}: log_prob of one sample has shape {tuple(lp_single.shape)}, "
         f"expected {tuple(batch)}"
@@ -117,7 +117,7 @@ def check_shapes(example: Example) -> None:
     assert xe.shape == torch.Size([5]) + new_batch + event, (
         f"{example.name}: expanded sample shape {tuple(xe.shape)}"
     )
-    lpe = expanded.log_prob(single)
+    lpe = expanded.log_prob(x00)
     assert lpe.shape == new_batch, f"{example.name}: expanded log_prob shape {tuple(lpe.shape)}"
     torch.testing.assert_close(
         lpe, lp_single.expand(new_batch), msg=f"{example.name}: expand changed log_prob"

@@ -1,7 +1,11 @@
 """Every registered `Example`, gathered from the family modules in `relaxit.testing.examples`."""
 
 from relaxit.testing.example import Example
-from relaxit.testing.examples import bernoulli, torch_builtin
+from relaxit.testing.examples import bernoulli, categorical, torch_builtin
 
-EXAMPLES: tuple[Example, ...] = (*torch_builtin.EXAMPLES, *bernoulli.EXAMPLES)
+EXAMPLES: tuple[Example, ...] = (
+    *torch_builtin.EXAMPLES,
+    *bernoulli.EXAMPLES,
+    *categorical.EXAMPLES,
+)
 """All examples the conformance tests run over."""
