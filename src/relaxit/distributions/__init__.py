@@ -5,7 +5,7 @@ Every class is a Pyro distribution (and so a ``torch.distributions.Distribution`
 wrappers so that they support ``.to_event``/``.expand_by`` like the rest.
 """
 
-from pyro.distributions import (
+from pyro.distributions import (  # noqa: I001 (one section per family, in this order)
     Bernoulli,
     Categorical,
     Dirichlet,
@@ -21,10 +21,13 @@ from pyro.distributions import (
 # --- categorical-type relaxations
 
 # --- simplex-valued distributions
+from relaxit.distributions.invertible_gaussian import InvertibleGaussian
+from relaxit.distributions.logistic_normal import LogisticNormalSoftmax
 
 # --- Gaussians for gradient estimation
+from relaxit.distributions.gaussian import AVFMultivariateNormal, OMTMultivariateNormal
 
-__all__ = [
+__all__ = [  # noqa: RUF022 (one section per family)
     "Bernoulli",
     "Categorical",
     "Dirichlet",
@@ -36,5 +39,9 @@ __all__ = [
     # --- Bernoulli-type relaxations
     # --- categorical-type relaxations
     # --- simplex-valued distributions
+    "InvertibleGaussian",
+    "LogisticNormalSoftmax",
     # --- Gaussians for gradient estimation
+    "AVFMultivariateNormal",
+    "OMTMultivariateNormal",
 ]
