@@ -1,22 +1,34 @@
 r"""The Laplace bridge between Dirichlet and logistic-normal distributions.
 
 Hobbhahn, Kristiadi & Hennig (2020), "Fast Predictive Uncertainty for Classification with
-Bayesian Deep Networks" (arXiv:2003.01227), §3. The Laplace approximation of a Dirichlet in the
-softmax basis is a Gaussian :math:`\mathcal N(\mu, \Sigma)` on the logits with
+Bayesian Deep Networks" (arXiv:2003.01227), §3. The Laplace approximation of
+:math:`\mathrm{Dir}(\alpha)` in the softmax basis is a Gaussian :math:`\mathcal N(\mu, \Sigma)` on
+the logits with
 
 .. math::
     \mu_k = \log\alpha_k - \frac1K\sum_l \log\alpha_l,\qquad
-    \Sigma_{kk} = \frac1{\alpha_k}\Big(1 - \frac2K\Big) + \frac1{K^2}\sum_l \frac1{\alpha_l},
+    \Sigma_{kl} = \frac{\delta_{kl}}{\alpha_k}
+        - \frac1K\Big(\frac1{\alpha_k} + \frac1{\alpha_l} - \frac1K\sum_u \frac1{\alpha_u}\Big),
 
-of which the bridge keeps the diagonal (:math:`\Sigma_{kk}` is a *variance*: the scale is its
-square root). The inverse map, from a Gaussian in the softmax basis back to a Dirichlet, is
+so :math:`\Sigma_{kk} = \frac1{\alpha_k}(1 - \frac2K) + \frac1{K^2}\sum_l \frac1{\alpha_l}` (a
+*variance*), and the inverse map is
 
 .. math::
-    \alpha_k = \frac1{\Sigma_{kk}}\Big(1 - \frac2K + \frac{e^{\mu_k}}{K^2}\sum_l e^{-\mu_l}\Big),
+    \alpha_k = \frac1{\Sigma_{kk}}\Big(1 - \frac2K + \frac{e^{\mu_k}}{K^2}\sum_l e^{-\mu_l}\Big).
 
-which is invariant to shifts of :math:`\mu` (as softmax is) and inverts the first map exactly.
-Both maps act on logits only through ``log``/``logsumexp``, so they stay accurate for
-concentrations far from 1.
+**Representation.** :math:`\Sigma = P\,\mathrm{diag}(1/\alpha)\,P` with the centering projection
+:math:`P = I - \mathbf 1\mathbf 1^\top/K`, and softmax is invariant to :math:`P` (it ignores
+shifts along :math:`\mathbf 1`). So the paper's Gaussian pushed through softmax is *exactly*
+``LogisticNormalSoftmax(mu, alpha ** -0.5)``: the diagonal Gaussian with variances
+:math:`1/\alpha_k`, whose centered logits have covariance :math:`\Sigma`. Using
+:math:`\sqrt{\Sigma_{kk}}` as independent per-logit scales instead would drop the off-diagonal
+:math:`\Sigma_{kl}` and change the law on the simplex (for :math:`\alpha = c\,(2, 3, 5)` the
+variances of the simplex coordinates stay about 38% off the Dirichlet's however large c is,
+whereas this representation's moments converge to the Dirichlet's). Conversely,
+`dirichlet_approximation_fn` computes the paper's :math:`\Sigma_{kk}` of any
+``LogisticNormalSoftmax(mu, sigma)`` as the variance of its centered logits,
+:math:`\Sigma_{kk} = \sigma_k^2(1 - \frac2K) + \frac1{K^2}\sum_l\sigma_l^2`, and applies the
+paper's inverse; the round trip returns :math:`\alpha` exactly (up to rounding).
 """
 
 from __future__ import annotations
@@ -31,11 +43,13 @@ def lognorm_approximation_fn(dirichlet: torch.distributions.Dirichlet) -> Logist
     r"""Laplace bridge, Dirichlet :math:`\to` logistic-normal (Hobbhahn et al. 2020).
 
     Args:
-        dirichlet: a (batched) ``Dirichlet`` with concentration of shape ``(..., K)``.
+        dirichlet: a (batched) ``Dirichlet`` with concentration :math:`\alpha` of shape
+            ``(..., K)``.
 
     Returns:
-        ``LogisticNormalSoftmax(mu, sqrt(Sigma_kk))`` with the same batch and event shapes; the
-        formulas are in the module docstring.
+        ``LogisticNormalSoftmax(mu, alpha ** -0.5)`` with :math:`\mu` the paper's centered
+        ``log alpha``: softmax of it is exactly the paper's :math:`\mathcal N(\mu, \Sigma)` pushed
+        to the simplex (see the module docstring). Same batch and event shapes as the input.
 
     Example:
         >>> from relaxit.distributions import Dirichlet
@@ -44,24 +58,39 @@ def lognorm_approximation_fn(dirichlet: torch.distributions.Dirichlet) -> Logist
         (torch.Size([3]), torch.Size([3]))
     """
     alpha = dirichlet.concentration
-    k = alpha.shape[-1]
     log_alpha = alpha.log()
     loc = log_alpha - log_alpha.mean(-1, keepdim=True)
-    inv_alpha = alpha.reciprocal()
-    variance = inv_alpha * (1 - 2 / k) + inv_alpha.sum(-1, keepdim=True) / k**2
-    return LogisticNormalSoftmax(loc, variance.sqrt(), validate_args=dirichlet._validate_args)
+    return LogisticNormalSoftmax(
+        loc, (-0.5 * log_alpha).exp(), validate_args=dirichlet._validate_args
+    )
+
+
+def centered_logit_variance(lognorm: LogisticNormalSoftmax) -> torch.Tensor:
+    r"""The paper's :math:`\Sigma_{kk}`: variances of the centered logits :math:`z - \bar z`.
+
+    For :math:`z \sim \mathcal N(\mu, \mathrm{diag}(\sigma^2))`,
+    :math:`\mathrm{Var}(z_k - \bar z) = \sigma_k^2(1 - 2/K) + \sum_l \sigma_l^2 / K^2`.
+    Shape ``(..., K)``.
+
+    Example:
+        >>> centered_logit_variance(LogisticNormalSoftmax(torch.zeros(2), torch.ones(2)))
+        tensor([0.5000, 0.5000])
+    """
+    var = lognorm.scale.square()
+    k = var.shape[-1]
+    return var * (1 - 2 / k) + var.sum(-1, keepdim=True) / k**2
 
 
 def dirichlet_approximation_fn(lognorm: LogisticNormalSoftmax) -> Dirichlet:
     r"""Inverse Laplace bridge, logistic-normal :math:`\to` Dirichlet (Hobbhahn et al. 2020).
 
     Args:
-        lognorm: a ``LogisticNormalSoftmax`` with ``loc``/``scale`` of shape ``(..., K)``; only
-            the diagonal variances ``scale**2`` enter, as in the paper.
+        lognorm: a ``LogisticNormalSoftmax`` with ``loc``/``scale`` of shape ``(..., K)``.
 
     Returns:
-        ``Dirichlet(alpha)`` with ``alpha`` of shape ``(..., K)``. Composed with
-        `lognorm_approximation_fn` it returns the original concentration (up to rounding).
+        ``Dirichlet(alpha)``, ``alpha`` of shape ``(..., K)``, by the paper's inverse formula
+        with :math:`\Sigma_{kk}` = `centered_logit_variance` (module docstring). Composed with
+        `lognorm_approximation_fn` it returns the original concentration.
 
     Example:
         >>> from relaxit.distributions import Dirichlet
@@ -69,12 +98,12 @@ def dirichlet_approximation_fn(lognorm: LogisticNormalSoftmax) -> Dirichlet:
         >>> dirichlet_approximation_fn(lognorm_approximation_fn(d)).concentration
         tensor([2.0000, 3.0000, 5.0000])
     """
-    mu, var = lognorm.loc, lognorm.scale.square()
+    mu = lognorm.loc
     k = mu.shape[-1]
     # e^{mu_k} sum_l e^{-mu_l}, computed as exp(mu_k + logsumexp(-mu)) to avoid overflow.
     spread = (mu + torch.logsumexp(-mu, dim=-1, keepdim=True)).exp()
-    alpha = (1 - 2 / k + spread / k**2) / var
+    alpha = (1 - 2 / k + spread / k**2) / centered_logit_variance(lognorm)
     return Dirichlet(alpha, validate_args=lognorm._validate_args)
 
 
-__all__ = ["dirichlet_approximation_fn", "lognorm_approximation_fn"]
+__all__ = ["centered_logit_variance", "dirichlet_approximation_fn", "lognorm_approximation_fn"]
