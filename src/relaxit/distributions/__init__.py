@@ -5,7 +5,7 @@ Every class is a Pyro distribution (and so a ``torch.distributions.Distribution`
 wrappers so that they support ``.to_event``/``.expand_by`` like the rest.
 """
 
-from pyro.distributions import (  # noqa: I001 (one section per family)
+from pyro.distributions import (  # noqa: I001 (one section per family, in this order)
     Bernoulli,
     Categorical,
     Dirichlet,
@@ -38,8 +38,11 @@ from relaxit.distributions.straight_through_categorical import (
 from relaxit.distributions.topk import GumbelSoftmaxTopK
 
 # --- simplex-valued distributions
+from relaxit.distributions.invertible_gaussian import InvertibleGaussian
+from relaxit.distributions.logistic_normal import LogisticNormalSoftmax
 
 # --- Gaussians for gradient estimation
+from relaxit.distributions.gaussian import AVFMultivariateNormal, OMTMultivariateNormal
 
 __all__ = [  # noqa: RUF022 (one section per family)
     "Bernoulli",
@@ -65,5 +68,9 @@ __all__ = [  # noqa: RUF022 (one section per family)
     "GumbelSoftmaxTopK",
     "RelaxedOneHotCategoricalStraightThrough",
     # --- simplex-valued distributions
+    "InvertibleGaussian",
+    "LogisticNormalSoftmax",
     # --- Gaussians for gradient estimation
+    "AVFMultivariateNormal",
+    "OMTMultivariateNormal",
 ]

@@ -1,11 +1,13 @@
 """Every registered `Example`, gathered from the family modules in `relaxit.testing.examples`."""
 
 from relaxit.testing.example import Example
-from relaxit.testing.examples import bernoulli, categorical, torch_builtin
+from relaxit.testing.examples import bernoulli, categorical, gaussian, simplex, torch_builtin
 
 EXAMPLES: tuple[Example, ...] = (
     *torch_builtin.EXAMPLES,
     *bernoulli.EXAMPLES,
     *categorical.EXAMPLES,
+    *simplex.EXAMPLES,
+    *gaussian.EXAMPLES,
 )
 """All examples the conformance tests run over."""

@@ -1,0 +1,108 @@
+"""The logistic-normal distribution in the softmax (additive-logistic, symmetric) basis."""
+
+from __future__ import annotations
+
+import math
+from typing import ClassVar
+
+import torch
+from pyro.distributions.torch_distribution import TorchDistribution
+from torch.distributions import constraints
+from torch.distributions.utils import _standard_normal
+
+from relaxit.distributions.invertible_gaussian import _vector_params, clamp_tiny
+
+_LOG_2PI = math.log(2 * math.pi)
+
+
+class LogisticNormalSoftmax(TorchDistribution):
+    r"""Softmax of a diagonal Gaussian in :math:`\mathbb{R}^K`: a logistic-normal on the K-simplex.
+
+    :math:`z \sim \mathcal N(\mu, \mathrm{diag}(\sigma^2))`, :math:`x = \mathrm{softmax}(z)`. This
+    is the softmax basis used by the Laplace bridge of Hobbhahn, Kristiadi & Hennig (2020),
+    "Fast Predictive Uncertainty for Classification with Bayesian Deep Networks" (Aitchison &
+    Shen 1980 for the logistic normal), *not* torch's stick-breaking ``LogisticNormal``.
+
+    Softmax is invariant to shifts :math:`z \mapsto z + t\mathbf 1`, so it is not a bijection;
+    ``log_prob`` integrates the shift direction out. The log-ratios
+    :math:`r_k = \log x_k - \log x_K = z_k - z_K` (k < K) are Gaussian with covariance
+    :math:`\mathrm{diag}(\sigma^2_{1:K-1}) + \sigma_K^2 \mathbf 1\mathbf 1^\top`, and the map
+    :math:`x_{1:K-1} \mapsto r` has Jacobian determinant :math:`1/\prod_{k=1}^K x_k`. Written
+    symmetrically (the quadratic form of a marginal is the minimum of the joint one along the
+    fibre :math:`\log x + t\mathbf 1`; the determinant by the matrix determinant lemma), with
+    :math:`a = \log x - \mu`, :math:`w_k = \sigma_k^{-2}`, :math:`W = \sum_k w_k`,
+    :math:`\bar a = \sum_k w_k a_k / W`:
+
+    .. math::
+        \log p(x) = -\tfrac12 \sum_k w_k (a_k - \bar a)^2 - \tfrac{K-1}{2}\log 2\pi
+                    - \sum_k \log\sigma_k - \tfrac12\log W - \sum_{k=1}^K \log x_k .
+
+    The base measure is Lebesgue measure on the first K-1 coordinates (as torch's
+    ``Dirichlet``). Coordinates that underflow to 0 in ``rsample`` are clamped to the dtype's
+    smallest normal number. Mean and variance have no closed form.
+
+    Args:
+        loc: :math:`\mu`, shape ``(..., K)`` with K >= 2.
+        scale: :math:`\sigma > 0`, shape ``(..., K)``.
+
+    Shapes: ``batch_shape`` is the broadcast of ``loc.shape[:-1]`` and ``scale.shape[:-1]``;
+    ``event_shape`` is ``(K,)``.
+
+    Example:
+        >>> d = LogisticNormalSoftmax(torch.zeros(2, 3), torch.ones(2, 3))
+        >>> x = d.rsample((5,))
+        >>> x.shape, d.log_prob(x).shape
+        (torch.Size([5, 2, 3]), torch.Size([5, 2]))
+    """
+
+    arg_constraints: ClassVar[dict[str, constraints.Constraint]] = {
+        "loc": constraints.independent(constraints.real, 1),
+        "scale": constraints.independent(constraints.positive, 1),
+    }
+    support = constraints.simplex
+    has_rsample = True
+
+    def __init__(self, loc, scale, validate_args=None):
+        loc, scale = _vector_params(type(self).__name__, loc, scale)
+        if loc.dim() < 1 or loc.shape[-1] < 2:
+            raise ValueError(
+                f"{type(self).__name__}: loc and scale need a last dimension of size K >= 2, "
+                f"got shape {tuple(loc.shape)}"
+            )
+        self.loc, self.scale = loc, scale
+        super().__init__(loc.shape[:-1], loc.shape[-1:], validate_args=validate_args)
+
+    def expand(self, batch_shape, _instance=None):
+        new = self._get_checked_instance(LogisticNormalSoftmax, _instance)
+        batch_shape = torch.Size(batch_shape)
+        new.loc = self.loc.expand(batch_shape + self.event_shape)
+        new.scale = self.scale.expand(batch_shape + self.event_shape)
+        super(LogisticNormalSoftmax, new).__init__(
+            batch_shape, self.event_shape, validate_args=False
+        )
+        new._validate_args = self._validate_args
+        return new
+
+    def rsample(self, sample_shape=torch.Size()):
+        shape = self._extended_shape(sample_shape)
+        eps = _standard_normal(shape, self.loc.dtype, self.loc.device)
+        return clamp_tiny(torch.softmax(self.loc + self.scale * eps, dim=-1))
+
+    def log_prob(self, value):
+        if self._validate_args:
+            self._validate_sample(value)
+        log_x = value.log()
+        a = log_x - self.loc
+        log_scale = self.scale.log()
+        w = self.scale.square().reciprocal()
+        w_sum = w.sum(-1)
+        a_bar = (w * a).sum(-1, keepdim=True) / w_sum.unsqueeze(-1)
+        quad = (w * (a - a_bar).square()).sum(-1)
+        k = self.loc.shape[-1]
+        return (
+            -0.5 * quad
+            - 0.5 * (k - 1) * _LOG_2PI
+            - log_scale.sum(-1)
+            - 0.5 * w_sum.log()
+            - log_x.sum(-1)
+        )
