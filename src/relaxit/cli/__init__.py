@@ -6,7 +6,7 @@ import argparse
 import importlib
 from collections.abc import Sequence
 
-SUBCOMMANDS: tuple[str, ...] = ()
+SUBCOMMANDS: tuple[str, ...] = ("vae",)
 """Modules of ``relaxit.cli`` that each define ``add_parser(subparsers)``; the parser they add
 sets ``func(args) -> int``."""
 
