@@ -157,7 +157,7 @@ def test_torchrun_two_processes(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(SRC), "OMP_NUM_THREADS": "1"}
     out = tmp_path / "ddp"
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
-           "--master_port", "0", "-m", "relaxit", "vae", "--dataset", "digits", "--steps", "6",
+           "--standalone", "-m", "relaxit", "vae", "--dataset", "digits", "--steps", "6",
            "--batch-size", "50", "--hidden", "16", "--bits", "8", "--eval-samples", "4",
            "--quiet", "--out", str(out)]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
