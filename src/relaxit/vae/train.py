@@ -35,19 +35,27 @@ def resolve(config: VAEConfig) -> VAEConfig:
     if c.latent not in LATENTS:
         raise ValueError(f"latent must be one of {LATENTS}; got {c.latent!r}")
     if c.latent not in method.latents:
-        raise ValueError(f"method {c.method!r} supports latent {'/'.join(method.latents)}, not {c.latent!r}")
+        raise ValueError(
+            f"method {c.method!r} supports latent {'/'.join(method.latents)}, not {c.latent!r}"
+        )
     if c.arch not in ARCHS:
         raise ValueError(f"arch must be one of {ARCHS}; got {c.arch!r}")
-    positive = {"bits": c.bits, "n_vars": c.n_vars, "hidden": c.hidden, "batch_size": c.batch_size,
-                "n_samples": c.n_samples, "eval_samples": c.eval_samples}
+    positive = {
+        "bits": c.bits,
+        "n_vars": c.n_vars,
+        "hidden": c.hidden,
+        "batch_size": c.batch_size,
+        "n_samples": c.n_samples,
+        "eval_samples": c.eval_samples,
+    }
     for name, value in positive.items():
         if value < 1:
             raise ValueError(f"{name} must be >= 1; got {value}")
     if c.n_classes < 2:
         raise ValueError(f"n_classes must be >= 2; got {c.n_classes}")
-    if c.steps is None and c.epochs < 1 or c.steps is not None and c.steps < 1:
+    if (c.steps is None and c.epochs < 1) or (c.steps is not None and c.steps < 1):
         raise ValueError(f"epochs and steps must be >= 1; got epochs={c.epochs}, steps={c.steps}")
-    if not (c.lr > 0 and c.tau0 > 0 and 0 < c.tau_min and c.anneal_rate >= 0):
+    if not (c.lr > 0 and c.tau0 > 0 and c.tau_min > 0 and c.anneal_rate >= 0):
         raise ValueError("lr, tau0, tau_min must be > 0 and anneal_rate >= 0")
     if c.method == "exact":
         states = n_latent_states(c.latent, c.bits, c.n_vars, c.n_classes)
@@ -87,7 +95,9 @@ def train(config: VAEConfig) -> dict[str, Any]:
     device = _device(c, local_rank)
     if world > 1:
         if c.batch_size % world:
-            raise ValueError(f"batch_size {c.batch_size} must be divisible by the {world} processes")
+            raise ValueError(
+                f"batch_size {c.batch_size} must be divisible by the {world} processes"
+            )
         if not dist.is_initialized():
             dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
         if device.type == "cuda":
@@ -118,7 +128,12 @@ def _train(c: VAEConfig, world: int, rank: int, device: torch.device) -> dict[st
     method = get_method(c.method)
     objective = method.make(c.latent, math.prod(latent_shape))
     model = DiscreteVAE(
-        data.n_pixels, c.latent, latent_shape, c.arch, c.hidden, objective,
+        data.n_pixels,
+        c.latent,
+        latent_shape,
+        c.arch,
+        c.hidden,
+        objective,
         data.train.mean(0) if c.mean_init else None,
     ).to(device)
     ddp = model
@@ -133,7 +148,6 @@ def _train(c: VAEConfig, world: int, rank: int, device: torch.device) -> dict[st
     if steps_per_epoch < 1:
         raise ValueError(f"batch_size {c.batch_size} exceeds the {len(train_x)} training images")
     total = c.steps if c.steps is not None else c.epochs * steps_per_epoch
-    per_rank = c.batch_size // world
     n_eval = len(test_x) if c.eval_examples is None else min(c.eval_examples, len(test_x))
     eval_idx = torch.arange(rank, n_eval, world, device=device)
 
@@ -149,6 +163,7 @@ def _train(c: VAEConfig, world: int, rank: int, device: torch.device) -> dict[st
         return total_elbo / n_eval, total_iw / n_eval
 
     bar = tqdm(total=total, disable=c.quiet or rank != 0, desc=f"vae {c.method}", file=sys.stderr)
+
     def log(msg: str) -> None:
         if rank == 0:
             bar.write(msg, file=sys.stderr)
@@ -161,7 +176,9 @@ def _train(c: VAEConfig, world: int, rank: int, device: torch.device) -> dict[st
     step = 0
     epoch = 0
     while step < total:
-        perm = torch.randperm(len(train_x), generator=torch.Generator().manual_seed(c.seed + epoch)).to(device)
+        perm = torch.randperm(
+            len(train_x), generator=torch.Generator().manual_seed(c.seed + epoch)
+        ).to(device)
         epoch_sum, epoch_n = 0.0, 0
         for i in range(steps_per_epoch):
             if step >= total:
@@ -177,7 +194,9 @@ def _train(c: VAEConfig, world: int, rank: int, device: torch.device) -> dict[st
             t_train += time.perf_counter() - t0
             value = loss.item()
             if not math.isfinite(value):
-                raise FloatingPointError(f"{c.method}: non-finite training loss {value} at step {step}")
+                raise FloatingPointError(
+                    f"{c.method}: non-finite training loss {value} at step {step}"
+                )
             step_losses.append(value)
             epoch_sum += value * len(idx)
             epoch_n += len(idx)
@@ -189,26 +208,49 @@ def _train(c: VAEConfig, world: int, rank: int, device: torch.device) -> dict[st
         epoch += 1
         train_sum, train_n = _all_sum([epoch_sum, float(epoch_n)], world, device)
         test_elbo, _ = evaluate(1)
-        epochs.append({"epoch": epoch, "step": step, "examples": int(train_n),
-                       "train_loss": train_sum / train_n, "test_neg_elbo": test_elbo})
-        log(f"epoch {epoch} step {step}: train loss {train_sum / train_n:.2f}, test -ELBO {test_elbo:.2f}")
+        epochs.append(
+            {
+                "epoch": epoch,
+                "step": step,
+                "examples": int(train_n),
+                "train_loss": train_sum / train_n,
+                "test_neg_elbo": test_elbo,
+            }
+        )
+        log(
+            f"epoch {epoch} step {step}: train loss {train_sum / train_n:.2f}, "
+            f"test -ELBO {test_elbo:.2f}"
+        )
     bar.close()
     final_elbo, final_iw = evaluate(c.eval_samples)
     (examples_seen,) = _all_sum([float(seen_local)], world, device)
     metrics: dict[str, Any] = {
         "config": c.to_dict(),
-        "method": {"name": method.name, "kind": method.kind, "uses": method.uses,
-                   "reference": method.reference},
-        "dataset": {"name": data.name, "n_train": len(data.train), "n_test": len(data.test),
-                    "image_shape": list(data.image_shape), "n_eval": n_eval},
+        "method": {
+            "name": method.name,
+            "kind": method.kind,
+            "uses": method.uses,
+            "reference": method.reference,
+        },
+        "dataset": {
+            "name": data.name,
+            "n_train": len(data.train),
+            "n_test": len(data.test),
+            "image_shape": list(data.image_shape),
+            "n_eval": n_eval,
+        },
         "world_size": world,
         "steps": step,
         "examples_seen": int(examples_seen),
         "tau_final": temperature(c, step - 1),
         "epochs": epochs,
         "train_loss_per_step": step_losses,
-        "final": {"test_neg_elbo": final_elbo, "test_neg_iw_bound": final_iw,
-                  "eval_samples": c.eval_samples, "eval_examples": n_eval},
+        "final": {
+            "test_neg_elbo": final_elbo,
+            "test_neg_iw_bound": final_iw,
+            "eval_samples": c.eval_samples,
+            "eval_examples": n_eval,
+        },
         "wall_time_per_step_s": t_train / step,
         "wall_time_total_s": time.perf_counter() - t_start,
     }
@@ -219,15 +261,23 @@ def _train(c: VAEConfig, world: int, rank: int, device: torch.device) -> dict[st
     return metrics
 
 
-def _write_outputs(out: Path, metrics: dict[str, Any], model: DiscreteVAE, test_x: torch.Tensor,
-                   image_shape: tuple[int, int], seed: int) -> None:
+def _write_outputs(
+    out: Path,
+    metrics: dict[str, Any],
+    model: DiscreteVAE,
+    test_x: torch.Tensor,
+    image_shape: tuple[int, int],
+    seed: int,
+) -> None:
     from relaxit.vae.plots import plot_loss_curves, plot_prior_samples, plot_reconstructions
 
     out.mkdir(parents=True, exist_ok=True)
     with torch.random.fork_rng(devices=[]):  # pictures do not change the training stream
         torch.manual_seed(seed)
         metrics["pictures"] = {
-            "reconstructions": str(plot_reconstructions(out / "reconstructions.png", model, test_x[:40], image_shape)),
+            "reconstructions": str(
+                plot_reconstructions(out / "reconstructions.png", model, test_x[:40], image_shape)
+            ),
             "prior_samples": str(plot_prior_samples(out / "prior_samples.png", model, image_shape)),
             "loss_curves": str(plot_loss_curves(out / "loss_curves.png", metrics)),
         }
