@@ -109,16 +109,21 @@ class RelaxControl(nn.Module):
         return self.net(z.flatten(2)).squeeze(-1)
 
 
-def _dist(name: str) -> Any:
-    import relaxit.distributions as rd
+def _lookup(module: str, name: str) -> Any:
+    import importlib
 
-    return getattr(rd, name)
+    try:
+        return getattr(importlib.import_module(module), name)
+    except AttributeError:
+        raise ImportError(f"this method needs {module}.{name}, which is not available") from None
+
+
+def _dist(name: str) -> Any:
+    return _lookup("relaxit.distributions", name)
 
 
 def _est(name: str) -> Any:
-    import relaxit.estimators as re
-
-    return getattr(re, name)
+    return _lookup("relaxit.estimators", name)
 
 
 @dataclass(frozen=True)
