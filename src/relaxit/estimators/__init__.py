@@ -1,1 +1,45 @@
-"""Gradient estimators of ``grad E_{b ~ dist}[f(b)]`` for Bernoulli and one-hot ``b``."""
+"""Gradient estimators of ``grad E_{b ~ dist}[f(b)]`` for Bernoulli and one-hot ``b``.
+
+Every estimator follows one protocol::
+
+    est = REINFORCE(baseline="loo")      # hyper-parameters in the constructor
+    loss = est(f, dist, n_samples=8)     # loss.sum().backward() fills the parameters' .grad
+
+* ``dist`` is a ``torch.distributions.Bernoulli`` or ``OneHotCategorical`` (or their Pyro
+  wrappers, e.g. ``relaxit.distributions.Bernoulli``) of any batch shape, built from parameters
+  that require grad. An estimator that does not support the family raises ``TypeError``.
+* ``f(b)`` gets ``b`` of shape ``(S,) + batch_shape + event_shape`` and returns
+  ``(S,) + batch_shape[:m]`` for some ``m >= 0``: the first ``m`` batch dims are independent
+  items, the other batch dims and the event dims one joint variable per item. ``S`` is
+  ``n_samples`` times the estimator's evaluations per sample: ``f`` is called once on all of
+  them (e.g. ARM's antithetic pairs are stacked along dim 0). Any other shape: ``ValueError``.
+* ``loss`` has shape ``batch_shape[:m]``: the Monte-Carlo mean of ``f`` at the discrete samples
+  (``GumbelSoftmax(hard=False)`` evaluates ``f`` at relaxed samples; ``Exact`` returns the
+  expectation). Its gradient w.r.t. the distribution's parameters is the estimator averaged
+  over ``n_samples``; it also carries ``f``'s own gradient (e.g. a decoder's).
+* Work is in logit space, so logits of +-50 give finite gradients, and dtype/device follow the
+  logits.
+
+``gradient_samples`` returns per-run gradient estimates, for bias/variance studies.
+"""
+
+from relaxit.estimators.antithetic import ARM, DisARM
+from relaxit.estimators.control_variates import REBAR, RELAX
+from relaxit.estimators.diagnostics import gradient_samples
+from relaxit.estimators.exact import Exact
+from relaxit.estimators.relaxed import GumbelRao, GumbelSoftmax, ReinMax, StraightThrough
+from relaxit.estimators.score_function import REINFORCE
+
+__all__ = [
+    "ARM",
+    "REBAR",
+    "REINFORCE",
+    "RELAX",
+    "DisARM",
+    "Exact",
+    "GumbelRao",
+    "GumbelSoftmax",
+    "ReinMax",
+    "StraightThrough",
+    "gradient_samples",
+]

@@ -1,0 +1,216 @@
+"""The call protocol shared by every estimator: ``loss = est(f, dist, n_samples)``.
+
+Terms used throughout the package:
+
+* ``phi`` -- the distribution's logits, shape ``batch_shape + event_shape``. For
+  ``OneHotCategorical`` these are torch's normalised logits, a differentiable function of the
+  user's parameters, so a gradient attached to ``phi`` reaches them by the chain rule.
+* ``m`` -- the number of leading batch dims that ``f`` keeps: ``f`` maps samples of shape
+  ``(S,) + batch_shape + event_shape`` to ``(S,) + batch_shape[:m]``. Those ``m`` dims are
+  independent items; the remaining batch dims and the event dims form one joint variable per item.
+* An estimator's gradient ``g`` w.r.t. ``phi`` is delivered by
+  ``value + sum_joint(g.detach() * (phi - phi.detach()))``: the value is unchanged and
+  ``d loss_i / d phi_i = g_i`` for every item ``i``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from numbers import Real
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch.distributions import Bernoulli, Distribution, OneHotCategorical
+
+Objective = Callable[[Tensor], Tensor]
+"""``f``: samples ``(S,) + batch_shape + event_shape`` -> values ``(S,) + batch_shape[:m]``."""
+
+BERNOULLI = "bernoulli"
+CATEGORICAL = "categorical"
+_FAMILY_NAMES = {
+    BERNOULLI: "torch.distributions.Bernoulli",
+    CATEGORICAL: "torch.distributions.OneHotCategorical",
+}
+
+
+def check_temperature(value: float | Tensor, name: str = "temperature") -> float | Tensor:
+    """Return ``value`` if it is a finite positive number or 0-dim tensor, else ``ValueError``."""
+    if isinstance(value, Tensor):
+        if value.dim() != 0 or not value.is_floating_point():
+            raise ValueError(f"{name} must be a positive number or a 0-dim float tensor")
+        ok = bool(torch.isfinite(value) & (value > 0))
+    elif isinstance(value, Real) and not isinstance(value, bool):
+        ok = 0 < float(value) < float("inf")
+    else:
+        raise ValueError(f"{name} must be a positive number, got {value!r}")
+    if not ok:
+        raise ValueError(f"{name} must be finite and > 0, got {value!r}")
+    return value
+
+
+def uniform(shape: tuple[int, ...], like: Tensor) -> Tensor:
+    """U(0, 1) noise in ``like``'s dtype/device, clamped away from 0 so logs stay finite."""
+    u = torch.rand(shape, dtype=like.dtype, device=like.device)
+    return u.clamp_min(torch.finfo(like.dtype).tiny)
+
+
+@dataclass
+class Problem:
+    """A validated ``dist`` seen in logit space: its family, logits ``phi`` and shapes."""
+
+    family: str
+    phi: Tensor
+    batch_shape: torch.Size
+    event_shape: torch.Size
+
+    @property
+    def is_bernoulli(self) -> bool:
+        return self.family == BERNOULLI
+
+    def probs(self, phi: Tensor) -> Tensor:
+        """sigmoid(phi) or softmax(phi): the mean of the one-hot / 0-1 variable."""
+        return torch.sigmoid(phi) if self.is_bernoulli else torch.softmax(phi, -1)
+
+    def noise(self, n: int, phi: Tensor, extra: tuple[int, ...] = ()) -> Tensor:
+        """Logistic (Bernoulli) or Gumbel (categorical) noise, shape ``extra + (n,) + phi``."""
+        u = uniform((*extra, n, *phi.shape), phi)
+        return u.log() - torch.log1p(-u) if self.is_bernoulli else -torch.log(-u.log())
+
+    def hard(self, z: Tensor) -> Tensor:
+        """H(z): ``1[z > 0]`` (Bernoulli) or the one-hot argmax (categorical), ``z``'s dtype."""
+        if self.is_bernoulli:
+            return (z > 0).to(z.dtype)
+        return F.one_hot(z.argmax(-1), z.shape[-1]).to(z.dtype)
+
+    def relax(self, z: Tensor, temperature: float | Tensor) -> Tensor:
+        """sigma(z / temperature) or softmax(z / temperature)."""
+        z = z / temperature
+        return torch.sigmoid(z) if self.is_bernoulli else torch.softmax(z, -1)
+
+    def sample(self, n: int) -> Tensor:
+        """``n`` discrete samples (no graph): H(phi + noise)."""
+        phi = self.phi.detach()
+        return self.hard(phi + self.noise(n, phi))
+
+    def score(self, b: Tensor, phi: Tensor) -> Tensor:
+        """d log p(b) / d phi per variable: ``b - probs`` (shape of ``b``)."""
+        return b - self.probs(phi)
+
+    def log_prob(self, b: Tensor, phi: Tensor) -> Tensor:
+        """log p(b) per variable, summed over the event dim for one-hot: shape of ``b[..., 0]``
+        (categorical) or of ``b`` (Bernoulli). Logit space: ``b phi - softplus(phi)``."""
+        if self.is_bernoulli:
+            return b * phi - F.softplus(phi)
+        return (b * torch.log_softmax(phi, -1)).sum(-1)
+
+    def conditional(self, phi: Tensor, b: Tensor, extra: tuple[int, ...] = ()) -> Tensor:
+        """z~ ~ p(z | H(z) = b), reparameterised in ``phi`` (Tucker et al. 2017, appendix).
+
+        Bernoulli, z = phi + logistic: with a = logit(v), v ~ U(0, 1),
+        ``z~ = softplus(a + softplus(phi))`` if b = 1 and ``-softplus(a + softplus(-phi))`` if
+        b = 0. Categorical, z = phi + Gumbel: with E_k = -log v_k ~ Exp(1),
+        ``z~_b = lse(phi) - log E_b`` and ``z~_k = -logaddexp(log E_k - phi_k, log E_b - lse(phi))``
+        for k != b. Shape ``extra + b.shape``.
+        """
+        v = uniform((*extra, *b.shape), phi)
+        if self.is_bernoulli:
+            a = v.log() - torch.log1p(-v)
+            one, zero = F.softplus(a + F.softplus(phi)), -F.softplus(a + F.softplus(-phi))
+            return torch.where(b > 0, one, zero)
+        log_e = torch.log(-v.log())
+        lse = torch.logsumexp(phi, -1, keepdim=True)
+        log_e_top = (log_e * b).sum(-1, keepdim=True)
+        top = lse - log_e_top
+        others = -torch.logaddexp(log_e - phi, log_e_top - lse)
+        return torch.where(b > 0, top, others)
+
+
+def right_pad(x: Tensor, ndim: int) -> Tensor:
+    """View ``x`` with trailing singleton dims up to ``ndim`` dims (for broadcasting)."""
+    return x.reshape(x.shape + (1,) * (ndim - x.dim()))
+
+
+def sum_joint(x: Tensor, n_leading: int) -> Tensor:
+    """Sum ``x`` over every dim after the first ``n_leading`` (the joint variable's dims)."""
+    dims = tuple(range(n_leading, x.dim()))
+    return x.sum(dims) if dims else x
+
+
+class Estimator(nn.Module):
+    """Base class: validates ``dist``, ``n_samples`` and ``f``'s output, then delegates.
+
+    Subclasses set ``families`` (the supported families), ``min_samples`` and implement
+    ``_loss(f, problem, n_samples) -> Tensor`` of shape ``batch_shape[:m]``.
+    """
+
+    families: tuple[str, ...] = (BERNOULLI, CATEGORICAL)
+    min_samples: int = 1
+
+    def forward(self, f: Objective, dist: Distribution, n_samples: int) -> Tensor:
+        """``loss = est(f, dist, n_samples)``; see the package docstring for the contract."""
+        return self._loss(f, self._problem(dist), self._check_n(n_samples))
+
+    def _loss(self, f: Objective, problem: Problem, n_samples: int) -> Tensor:
+        raise NotImplementedError
+
+    def _problem(self, dist: Distribution) -> Problem:
+        family = None
+        if isinstance(dist, Bernoulli):
+            family = BERNOULLI
+        elif isinstance(dist, OneHotCategorical):
+            family = CATEGORICAL
+        if family not in self.families:
+            names = " and ".join(_FAMILY_NAMES[k] for k in self.families)
+            raise TypeError(
+                f"{type(self).__name__} supports {names} (and their Pyro wrappers); "
+                f"got {type(dist).__module__}.{type(dist).__name__}"
+            )
+        phi = dist.logits
+        if not phi.is_floating_point():
+            raise TypeError(f"dist's logits must be floating point, got {phi.dtype}")
+        return Problem(family, phi, dist.batch_shape, dist.event_shape)
+
+    def _check_n(self, n_samples: int) -> int:
+        if isinstance(n_samples, bool) or not isinstance(n_samples, int):
+            raise ValueError(f"n_samples must be an int, got {n_samples!r}")
+        if n_samples < self.min_samples:
+            raise ValueError(
+                f"n_samples must be >= {self.min_samples} for {self._describe()}, got {n_samples}"
+            )
+        return n_samples
+
+    def _describe(self) -> str:
+        return type(self).__name__
+
+
+def evaluate(f: Objective, b: Tensor, problem: Problem) -> tuple[Tensor, int]:
+    """``f(b)`` with its shape checked; returns ``(values, m)``.
+
+    ``b`` has shape ``(N,) + batch_shape + event_shape``; ``f(b)`` must have shape
+    ``(N,) + batch_shape[:m]`` for some ``0 <= m <= len(batch_shape)``.
+    """
+    out = f(b)
+    n = b.shape[0]
+    batch = problem.batch_shape
+    ok = (
+        isinstance(out, Tensor)
+        and out.is_floating_point()
+        and 1 <= out.dim() <= len(batch) + 1
+        and out.shape[0] == n
+        and out.shape[1:] == batch[: out.dim() - 1]
+    )
+    if not ok:
+        allowed = ", ".join(str(tuple((n, *batch[:m]))) for m in range(len(batch) + 1))
+        got = tuple(out.shape) if isinstance(out, Tensor) else type(out).__name__
+        raise ValueError(
+            "f must return a floating tensor of shape (n_samples,) + dist.batch_shape[:m], "
+            f"i.e. one of {allowed} for these {n} samples; got {got}"
+        )
+    return out, out.dim() - 1
+
+
+def attach(value: Tensor, grad: Tensor, phi: Tensor, m: int) -> Tensor:
+    """``value`` with ``grad`` (shape of ``phi``) as its gradient w.r.t. ``phi``, per item."""
+    return value + sum_joint(grad.detach() * (phi - phi.detach()), m)
