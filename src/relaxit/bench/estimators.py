@@ -1,0 +1,521 @@
+"""``relaxit bench estimators``: bias, variance and SNR of every estimator against exact
+gradients, at an equal budget of ``f`` evaluations, and along a short optimisation run.
+
+Problems (the first batch dim holds independent replicates, one gradient estimate each):
+
+* Tucker et al. (2017) toy ``f(b) = mean_d (b_d - t)^2``, ``t`` in {0.45, 0.499}, ``D`` in
+  {1, 200}, logits 0. Exact gradient ``sigmoid'(phi) (1 - 2t) / D`` per bit (closed form).
+* Categorical toy: one variable with ``K = 10`` classes, ``f(b) = sum_k b_k (k/(K-1) - 0.45)^2``,
+  fixed random logits; exact gradient by enumerating the 10 classes.
+* Sigmoid belief net: 8 latent bits, ``f(b) = -log p(x | b)`` with a fixed random linear
+  decoder to 16 Bernoulli pixels and a fixed image ``x``; exact gradient by enumerating the 256
+  configurations.
+
+Budget: each estimator gets ``n_samples = budget / (f evaluations per sample)`` (counted by
+calling it once), so ARM and DisARM (2 evaluations per sample) get half REINFORCE's samples.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from relaxit.bench.oracle import (
+    ORACLE_PHI,
+    ORACLE_T,
+    closed_form_variances,
+    true_gradient,
+    variance_with_se,
+)
+from relaxit.bench.report import fmt, markdown_table
+
+Objective = Callable[[Tensor], Tensor]
+
+
+@dataclass
+class Problem:
+    """``f`` over samples ``(S, R) + shape`` -> ``(S, R)`` for ``R`` replicates of ``logits``."""
+
+    name: str
+    family: str
+    logits: Tensor
+    f: Objective
+    exact: Tensor
+
+    def dist(self, logits: Tensor) -> torch.distributions.Distribution:
+        if self.family == "bernoulli":
+            return torch.distributions.Bernoulli(logits=logits, validate_args=False)
+        return torch.distributions.OneHotCategorical(logits=logits, validate_args=False)
+
+
+def enumerated_gradient(family: str, logits: Tensor, f: Objective) -> Tensor:
+    """``d/dlogits E[f(b)]`` by summing over every configuration (float64)."""
+    phi = logits.detach().double().requires_grad_()
+    if family == "bernoulli":
+        d = phi.numel()
+        codes = torch.arange(2**d).unsqueeze(-1).bitwise_right_shift(torch.arange(d)) & 1
+        b = codes.double().reshape(2**d, *phi.shape)
+        logp = (b * F.logsigmoid(phi) + (1 - b) * F.logsigmoid(-phi)).flatten(1).sum(-1)
+    else:
+        k = phi.shape[-1]
+        b = torch.eye(k, dtype=torch.float64)
+        logp = torch.log_softmax(phi, -1)
+    values = f(b.unsqueeze(1)).squeeze(1)
+    (grad,) = torch.autograd.grad((logp.exp() * values).sum(), phi)
+    return grad
+
+
+def tucker(t: float, d: int) -> Problem:
+    logits = torch.zeros(d, dtype=torch.float64)
+
+    def f(b: Tensor) -> Tensor:
+        return (b - t).pow(2).mean(-1)
+
+    p = torch.sigmoid(logits)
+    return Problem(f"Tucker t={t} D={d}", "bernoulli", logits, f, p * (1 - p) * (1 - 2 * t) / d)
+
+
+def categorical_toy(k: int = 10) -> Problem:
+    g = torch.Generator().manual_seed(1)
+    logits = torch.randn(k, generator=g, dtype=torch.float64)
+    c = (torch.arange(k, dtype=torch.float64) / (k - 1) - 0.45) ** 2
+
+    def f(b: Tensor) -> Tensor:
+        return b @ c.to(b.dtype)
+
+    return Problem(
+        f"categorical K={k}",
+        "categorical",
+        logits,
+        f,
+        enumerated_gradient("categorical", logits, f),
+    )
+
+
+def sigmoid_belief_net(n_latent: int = 8, n_pixels: int = 16) -> Problem:
+    g = torch.Generator().manual_seed(2)
+    w = torch.randn(n_latent, n_pixels, generator=g, dtype=torch.float64)
+    c = torch.randn(n_pixels, generator=g, dtype=torch.float64)
+    x = (torch.rand(n_pixels, generator=g) < 0.5).double()
+    logits = torch.randn(n_latent, generator=g, dtype=torch.float64)
+
+    def f(b: Tensor) -> Tensor:
+        lin = b @ w.to(b.dtype) + c.to(b.dtype)
+        return F.binary_cross_entropy_with_logits(
+            lin, x.to(b.dtype).expand_as(lin), reduction="none"
+        ).sum(-1)
+
+    return Problem(
+        f"sigmoid belief net {n_latent}-{n_pixels}",
+        "bernoulli",
+        logits,
+        f,
+        enumerated_gradient("bernoulli", logits, f),
+    )
+
+
+def problems(quick: bool) -> list[Problem]:
+    if quick:
+        return [tucker(0.45, 1), tucker(0.499, 3), categorical_toy(4), sigmoid_belief_net(3, 4)]
+    return [
+        tucker(0.45, 1),
+        tucker(0.45, 200),
+        tucker(0.499, 1),
+        tucker(0.499, 200),
+        categorical_toy(10),
+        sigmoid_belief_net(),
+    ]
+
+
+class ObjectiveControl(torch.nn.Module):
+    """RELAX control ``c(z) = scale * f(z)`` (``scale`` learnable, starts at 1): the paper's
+    ``f(sigma_lambda(z))`` term; a learned residual network is left out to keep it cheap."""
+
+    def __init__(self, f: Objective) -> None:
+        super().__init__()
+        self.f = f
+        self.scale = torch.nn.Parameter(torch.ones((), dtype=torch.float64))
+
+    def forward(self, z: Tensor) -> Tensor:
+        return self.scale.to(z.dtype) * self.f(z)
+
+
+def estimator_specs() -> dict[str, Callable[[Objective], Any]]:
+    """Every estimator of `relaxit.estimators`, with the settings the table uses."""
+    from relaxit import estimators as E
+
+    return {
+        "Exact": lambda f: E.Exact(),
+        "REINFORCE": lambda f: E.REINFORCE(),
+        "REINFORCE(loo)": lambda f: E.REINFORCE(baseline="loo"),
+        "ARM": lambda f: E.ARM(),
+        "DisARM": lambda f: E.DisARM(),
+        "REBAR": lambda f: E.REBAR(),
+        "RELAX": lambda f: E.RELAX(ObjectiveControl(f)),
+        "StraightThrough": lambda f: E.StraightThrough(),
+        "GumbelSoftmax": lambda f: E.GumbelSoftmax(),
+        "GumbelSoftmax(hard)": lambda f: E.GumbelSoftmax(hard=True),
+        "GumbelRao": lambda f: E.GumbelRao(),
+        "ReinMax": lambda f: E.ReinMax(),
+    }
+
+
+def evaluations_per_sample(est: Any, problem: Problem) -> tuple[int, float] | None:
+    """``(minimum n_samples, f evaluations per sample)``; None if the family is unsupported."""
+    count = [0]
+
+    def counting(b: Tensor) -> Tensor:
+        count[0] += b.shape[0]
+        return problem.f(b)
+
+    n0 = getattr(est, "min_samples", 1)
+    logits = problem.logits.unsqueeze(0).clone().requires_grad_()
+    try:
+        est(counting, problem.dist(logits), n0).sum().backward()
+    except TypeError:
+        return None
+    return n0, count[0] / n0
+
+
+def gradients(
+    est: Any, problem: Problem, n_samples: int, replicates: int, logits: Tensor | None = None
+) -> Tensor:
+    """``replicates`` independent estimates, shape ``(replicates,) + logits.shape``."""
+    base = problem.logits if logits is None else logits.detach()
+    x = base.unsqueeze(0).repeat((replicates,) + (1,) * base.dim()).requires_grad_()
+    est(problem.f, problem.dist(x), n_samples).sum().backward()
+    return x.grad
+
+
+Z_CAP = 1e12
+
+
+def summarize(g: Tensor, exact: Tensor) -> dict[str, float]:
+    """Bias (relative norm, max |z| over coordinates), mean per-coordinate variance, SNR."""
+    r = g.shape[0]
+    mean, var = g.mean(0), g.var(0)
+    se = (var / r).sqrt()
+    bias = mean - exact
+    # A deterministic estimator (zero variance) is unbiased at a coordinate only if its bias is
+    # rounding error; otherwise its z is capped at Z_CAP (JSON has no infinity).
+    tol = 1e-9 * float(exact.abs().max())
+    z = torch.where(
+        se > 0, bias.abs() / se.clamp_min(1e-300), torch.where(bias.abs() > tol, Z_CAP, 0.0)
+    ).clamp_max(Z_CAP)
+    return {
+        "bias_rel": float(bias.norm() / exact.norm().clamp_min(1e-300)),
+        "bias_max_abs_z": float(z.max()),
+        "variance": float(var.mean()),
+        "snr": float(mean.norm() / var.sum().sqrt().clamp_min(1e-300)),
+    }
+
+
+def bias_flag(z: float, n_coords: int) -> bool:
+    """Bias detected: max |z| over ``n_coords`` coordinates above the two-sided 1e-4
+    Bonferroni level (false-alarm probability 1e-4 per row for an unbiased estimator)."""
+    from statistics import NormalDist
+
+    return z > NormalDist().inv_cdf(1 - 0.5e-4 / n_coords)
+
+
+def oracle_check(replicates: int) -> list[dict[str, Any]]:
+    """Measured (library) vs closed-form variances on one bit, t=0.45, phi=1."""
+    from relaxit import estimators as E
+
+    closed = closed_form_variances()
+    specs = {
+        "REINFORCE (1 sample)": (E.REINFORCE(), 1),
+        "REINFORCE loo (2 samples)": (E.REINFORCE(baseline="loo"), 2),
+        "ARM": (E.ARM(), 1),
+        "DisARM": (E.DisARM(), 1),
+    }
+    logits = torch.full((1,), ORACLE_PHI, dtype=torch.float64)
+    prob = Problem(
+        "oracle",
+        "bernoulli",
+        logits,
+        lambda b: (b - ORACLE_T).pow(2).sum(-1),
+        torch.tensor([true_gradient(ORACLE_T, ORACLE_PHI)], dtype=torch.float64),
+    )
+    rows = []
+    for name, (est, n) in specs.items():
+        var, se = variance_with_se(gradients(est, prob, n, replicates))
+        rows.append(
+            {
+                "estimator": name,
+                "closed_form": closed[name],
+                "measured": var,
+                "standard_error": se,
+                "z": (var - closed[name]) / se,
+            }
+        )
+    return rows
+
+
+def optimisation_runs(
+    problem: Problem,
+    specs: dict[str, Callable[[Objective], Any]],
+    budget: int,
+    steps: int,
+    every: int,
+    replicates: int,
+    lr: float = 0.1,
+) -> dict[str, dict[str, list[float]]]:
+    """Adam on the logits with each estimator; every ``every`` steps the log10 of the mean
+    per-coordinate gradient variance at the current logits (``replicates`` estimates).
+    Estimators with trainable parameters (REBAR, RELAX) tune them on their variance surrogate
+    (``loss_and_variance``) with their own Adam at the same learning rate."""
+    out = {}
+    for name, make in specs.items():
+        if name == "Exact":
+            continue
+        est = make(problem.f)
+        cost = evaluations_per_sample(est, problem)
+        if cost is None:
+            continue
+        n = max(cost[0], int(budget // cost[1]))
+        torch.manual_seed(0)
+        phi = problem.logits.clone().requires_grad_()
+        opt = torch.optim.Adam([phi], lr=lr)
+        est_params = list(est.parameters())
+        est_opt = torch.optim.Adam(est_params, lr=lr) if est_params else None
+        curve: dict[str, list[float]] = {"step": [], "log10_variance": []}
+        for step in range(steps + 1):
+            if step % every == 0:
+                g = gradients(est, problem, n, replicates, logits=phi)
+                curve["step"].append(step)
+                curve["log10_variance"].append(math.log10(max(float(g.var(0).mean()), 1e-300)))
+            if step == steps:
+                break
+            opt.zero_grad()
+            dist = problem.dist(phi.unsqueeze(0))
+            if est_opt is not None:
+                loss, variance = est.loss_and_variance(problem.f, dist, n)
+                loss.sum().backward(retain_graph=True, inputs=[phi])
+                est_opt.zero_grad()
+                variance.backward(inputs=est_params)
+                est_opt.step()
+            else:
+                est(problem.f, dist, n).sum().backward(inputs=[phi])
+            opt.step()
+        out[name] = curve
+    return out
+
+
+def run_estimators(
+    quick: bool = False,
+    budget: int = 4,
+    replicates: int | None = None,
+    oracle_replicates: int | None = None,
+    steps: int | None = None,
+    log: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    """The whole benchmark; returns the results dict (see `estimators_markdown`)."""
+    torch.manual_seed(0)
+    replicates = replicates or (200 if quick else 5000)
+    oracle_replicates = oracle_replicates or (20_000 if quick else 1_000_000)
+    steps = steps if steps is not None else (4 if quick else 200)
+    specs = estimator_specs()
+    rows = []
+    t0 = time.perf_counter()
+    for problem in problems(quick):
+        for name, make in specs.items():
+            est = make(problem.f)
+            cost = evaluations_per_sample(est, problem)
+            if cost is None:
+                rows.append({"problem": problem.name, "estimator": name, "supported": False})
+                continue
+            n = max(cost[0], int(budget // cost[1]))
+            try:
+                g = gradients(est, problem, n, 1 if name == "Exact" else replicates)
+            except ValueError as err:  # e.g. Exact on 2**200 states
+                rows.append(
+                    {
+                        "problem": problem.name,
+                        "estimator": name,
+                        "supported": False,
+                        "note": str(err).splitlines()[0][:120],
+                    }
+                )
+                continue
+            stats = (
+                summarize(g, problem.exact)
+                if name != "Exact"
+                else {
+                    "bias_rel": float((g[0] - problem.exact).norm() / problem.exact.norm()),
+                    "bias_max_abs_z": None,
+                    "variance": 0.0,
+                    "snr": None,
+                }
+            )
+            z = stats["bias_max_abs_z"]
+            rows.append(
+                {
+                    "problem": problem.name,
+                    "estimator": name,
+                    "supported": True,
+                    "n_samples": n,
+                    "f_evaluations": n * cost[1],
+                    "bias_detected": None if z is None else bias_flag(z, problem.logits.numel()),
+                    **stats,
+                }
+            )
+        log(f"{problem.name}: done ({time.perf_counter() - t0:.1f} s)")
+    oracle = oracle_check(oracle_replicates)
+    log("oracle: " + ", ".join(f"{r['estimator']} z={r['z']:.2f}" for r in oracle))
+    curves = {}
+    for problem in (
+        tucker(0.45, 200 if not quick else 3),
+        sigmoid_belief_net() if not quick else sigmoid_belief_net(3, 4),
+    ):
+        curves[problem.name] = optimisation_runs(
+            problem, specs, budget, steps, max(1, steps // 10), 200 if not quick else 20
+        )
+        log(f"optimisation run {problem.name}: done ({time.perf_counter() - t0:.1f} s)")
+    return {
+        "quick": quick,
+        "budget_f_evaluations": budget,
+        "replicates": replicates,
+        "oracle_replicates": oracle_replicates,
+        "optimisation_steps": steps,
+        "table": rows,
+        "oracle": oracle,
+        "optimisation": curves,
+    }
+
+
+def _e(x: float | None) -> str:
+    return "-" if x is None else f"{x:.3g}"
+
+
+def estimators_markdown(data: dict[str, Any], machine: str, png: str | None) -> str:
+    lines = [
+        "# `relaxit bench estimators`",
+        "",
+        machine,
+        "",
+        f"Equal budget of {data['budget_f_evaluations']} evaluations of `f` per gradient "
+        f"estimate; {data['replicates']} independent estimates per row. *bias* is "
+        "|mean - exact| / |exact|; *max |z|* the largest coordinate's bias in standard "
+        "errors (flagged when above the Bonferroni two-sided 1e-4 level); *variance* the "
+        "mean per-coordinate variance; *SNR* |mean| / sqrt(total variance).",
+        "",
+    ]
+    lines += [
+        "## Closed-form oracle: one bit, f(b) = (b - 0.45)^2, phi = 1",
+        "",
+        f"{data['oracle_replicates']} estimates each; standard error of the variance from "
+        "the fourth moment.",
+        "",
+    ]
+    lines.append(
+        markdown_table(
+            ["estimator", "closed form", "measured", "std. error", "z"],
+            [
+                [
+                    r["estimator"],
+                    f"{r['closed_form']:.4g}",
+                    f"{r['measured']:.4g}",
+                    f"{r['standard_error']:.2g}",
+                    f"{r['z']:+.2f}",
+                ]
+                for r in data["oracle"]
+            ],
+        )
+    )
+    lines.append("")
+    for problem in dict.fromkeys(r["problem"] for r in data["table"]):
+        rows = []
+        for r in (r for r in data["table"] if r["problem"] == problem):
+            if not r["supported"]:
+                rows.append([r["estimator"], "n/a", "", "", "", "", "", r.get("note", "")])
+                continue
+            rows.append(
+                [
+                    r["estimator"],
+                    r["n_samples"],
+                    fmt(r["f_evaluations"], 0),
+                    _e(r["bias_rel"]),
+                    fmt(r["bias_max_abs_z"], 1) + (" (biased)" if r["bias_detected"] else ""),
+                    _e(r["variance"]),
+                    _e(r["snr"]),
+                    "",
+                ]
+            )
+        lines += [
+            f"## {problem}",
+            "",
+            markdown_table(
+                ["estimator", "n_samples", "f evals", "bias", "max |z|", "variance", "SNR", "note"],
+                rows,
+            ),
+            "",
+        ]
+    lines += [
+        "## Log-variance along an optimisation run",
+        "",
+        f"Adam (lr 0.1) on the logits for {data['optimisation_steps']} steps; log10 of the "
+        "mean per-coordinate gradient variance at the current logits.",
+        "",
+    ]
+    for problem, curves in data["optimisation"].items():
+        rows = [
+            [name, fmt(c["log10_variance"][0]), fmt(c["log10_variance"][-1])]
+            for name, c in curves.items()
+        ]
+        lines += [
+            f"### {problem}",
+            "",
+            markdown_table(["estimator", "log10 variance at step 0", "at the last step"], rows),
+            "",
+        ]
+    if png:
+        lines += [f"![estimators]({png})", ""]
+    return "\n".join(lines)
+
+
+def plot_estimators(data: dict[str, Any], path: str) -> None:
+    """Left: log10 variance per estimator and problem; right: log-variance along the runs."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    problems_ = list(dict.fromkeys(r["problem"] for r in data["table"]))
+    names = list(dict.fromkeys(r["estimator"] for r in data["table"] if r["estimator"] != "Exact"))
+    n_runs = len(data["optimisation"])
+    fig, axes = plt.subplots(1, 1 + n_runs, figsize=(6 + 5 * n_runs, 5))
+    ax = axes[0]
+    width = 0.8 / len(problems_)
+    for i, problem in enumerate(problems_):
+        vals = []
+        for name in names:
+            r = next(
+                (r for r in data["table"] if r["problem"] == problem and r["estimator"] == name),
+                None,
+            )
+            ok = r is not None and r["supported"] and r["variance"] > 0
+            vals.append(math.log10(r["variance"]) if ok else float("nan"))
+        ax.bar([j + i * width for j in range(len(names))], vals, width, label=problem)
+    ax.set_xticks(
+        [j + 0.4 - width / 2 for j in range(len(names))], names, rotation=60, ha="right", fontsize=8
+    )
+    ax.set_ylabel("log10 gradient variance (equal f budget)")
+    ax.legend(fontsize=7)
+    for ax, (problem, curves) in zip(axes[1:], data["optimisation"].items(), strict=True):
+        for name, c in curves.items():
+            ax.plot(c["step"], c["log10_variance"], label=name)
+        ax.set_title(problem, fontsize=9)
+        ax.set_xlabel("step")
+        ax.set_ylabel("log10 gradient variance")
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

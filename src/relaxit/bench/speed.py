@@ -1,0 +1,774 @@
+"""``relaxit bench speed``: sampling with gradients, as ratios to floors and built-ins.
+
+Every distribution class of `relaxit.distributions` that has ``rsample`` is timed at the issue's
+standard sizes, forward (``rsample`` on parameters that require grad) and forward + backward
+(``rsample(...).backward(G)`` with a fixed upstream gradient ``G``), next to
+
+* its floor (`relaxit.bench.floors`: the formula as plain tensor code, same parameters),
+* PyTorch's built-in for the same method where one exists (``RelaxedBernoulli``,
+  ``RelaxedOneHotCategorical``, ``F.gumbel_softmax`` soft and ``hard=True``,
+  ``MultivariateNormal``), and Pyro's (``RelaxedBernoulliStraightThrough``,
+  ``RelaxedOneHotCategoricalStraightThrough``, ``OMTMultivariateNormal``,
+  ``AVFMultivariateNormal``),
+* the class's own ``rsample`` under ``torch.compile`` (skippable with ``compile=False``; a
+  compile failure is reported as such).
+
+Each timed call builds the distribution from its parameters (as a training step does) with
+``validate_args=False``. Candidates of a case are interleaved: each round times every candidate
+once with ``torch.utils.benchmark.Timer.blocked_autorange`` (its median over blocks), and a
+ratio is the median over rounds of the per-round ratio, so that slow drifts of a shared machine
+cancel. Estimators (when `relaxit.estimators` provides them) are timed as ``est(f, dist, n)`` +
+backward at VAE-sized batches, as a ratio to ``REINFORCE()`` with the same ``n``.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import math
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyro.distributions as pyro_dist
+import torch
+import torch.nn.functional as F
+from torch.utils.benchmark import Timer
+
+from relaxit import distributions as rd
+from relaxit.bench import floors
+from relaxit.bench.report import fmt, markdown_table
+
+SOFT, ST, TOPK, CORRELATED, GAUSSIAN = "soft", "straight-through", "top-k", "correlated", "gaussian"
+TARGETS = {SOFT: 1.3, ST: 1.3, TOPK: 4.0, CORRELATED: 2.0, GAUSSIAN: 3.0}
+"""Target ratio of rsample + backward to the floor, per kind of class (issue 7)."""
+
+SIZES = {
+    "full": {
+        "elementwise": (4096, 64),
+        "categorical": [(512, 1024), (4096, 10)],
+        "D": 64,
+        "n": 4096,
+        "topk_K": (1, 2, 5, 10),
+        "topk_size": (512, 1024),
+    },
+    "quick": {
+        "elementwise": (8, 4),
+        "categorical": [(4, 6)],
+        "D": 4,
+        "n": 8,
+        "topk_K": (1, 2),
+        "topk_size": (4, 6),
+    },
+}
+
+Fn = Callable[[], torch.Tensor]
+
+
+@dataclass
+class Case:
+    """One class at one size: the candidates to interleave and the leaves to differentiate."""
+
+    name: str
+    cls: str
+    kind: str
+    size: str
+    floor: str
+    candidates: dict[str, Fn]
+    leaves: list[torch.Tensor]
+    floor_target: float | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def target(self) -> float | None:
+        return self.floor_target if self.floor_target is not None else TARGETS.get(self.kind)
+
+
+def _leaf(*shape: int, low: float = -2.0, high: float = 2.0) -> torch.Tensor:
+    return (torch.rand(shape) * (high - low) + low).requires_grad_()
+
+
+def _fixed(value: float) -> torch.Tensor:
+    return torch.tensor(value)
+
+
+def elementwise_cases(b: int, d: int) -> list[Case]:
+    size = f"{b}x{d}"
+    logits = _leaf(b, d)
+    probs = _leaf(b, d, low=0.05, high=0.95)
+    tau = _fixed(0.5)
+    loc, scale = _leaf(b, d, low=0.2, high=0.8), _leaf(b, d, low=0.3, high=0.6)
+    alpha = _leaf(b, d, low=0.3, high=3.0)
+    beta, xi, gamma = _fixed(2 / 3), _fixed(1.1), _fixed(-0.1)
+    nv = {"validate_args": False}
+    rb = torch.distributions.RelaxedBernoulli
+    return [
+        Case(
+            f"GaussianRelaxedBernoulli {size}",
+            "GaussianRelaxedBernoulli",
+            SOFT,
+            size,
+            "floor",
+            {
+                "relaxit": lambda: rd.GaussianRelaxedBernoulli(loc, scale, **nv).rsample(),
+                "floor": lambda: floors.gaussian_gate(loc, scale),
+            },
+            [loc, scale],
+        ),
+        Case(
+            f"HardConcrete {size}",
+            "HardConcrete",
+            SOFT,
+            size,
+            "floor",
+            {
+                "relaxit": lambda: rd.HardConcrete(alpha, beta, xi, gamma, **nv).rsample(),
+                "floor": lambda: floors.hard_concrete(alpha, beta, xi, gamma),
+            },
+            [alpha],
+        ),
+        Case(
+            f"RebarRelaxation {size}",
+            "RebarRelaxation",
+            SOFT,
+            size,
+            "floor",
+            {
+                "relaxit": lambda: rd.RebarRelaxation(probs, tau, **nv).rsample(),
+                "floor": lambda: floors.rebar_relaxation(probs, tau),
+                "torch RelaxedBernoulli": lambda: rb(tau, probs=probs, **nv).rsample(),
+            },
+            [probs],
+        ),
+        Case(
+            f"RelaxedBernoulli (torch) {size}",
+            "torch RelaxedBernoulli",
+            SOFT,
+            size,
+            "floor",
+            {
+                "relaxit": lambda: rb(tau, logits=logits, **nv).rsample(),
+                "floor": lambda: floors.binary_concrete(logits, tau),
+            },
+            [logits],
+            extra={"reference": True},
+        ),
+        Case(
+            f"StraightThroughBernoulli {size}",
+            "StraightThroughBernoulli",
+            ST,
+            size,
+            "floor",
+            {
+                "relaxit": lambda: rd.StraightThroughBernoulli(probs=probs, **nv).rsample(),
+                "floor": lambda: floors.straight_through_bernoulli(probs),
+            },
+            [probs],
+        ),
+        Case(
+            f"StochasticTimesSmooth {size}",
+            "StochasticTimesSmooth",
+            ST,
+            size,
+            "floor",
+            {
+                "relaxit": lambda: rd.StochasticTimesSmooth(probs=probs, **nv).rsample(),
+                "floor": lambda: floors.stochastic_times_smooth(probs),
+            },
+            [probs],
+        ),
+        Case(
+            f"RelaxedBernoulliStraightThrough {size}",
+            "RelaxedBernoulliStraightThrough",
+            ST,
+            size,
+            "floor",
+            {
+                "relaxit": lambda: rd.RelaxedBernoulliStraightThrough(
+                    tau, logits=logits, **nv
+                ).rsample(),
+                "floor": lambda: floors.binary_concrete_straight_through(logits, tau),
+                "pyro RelaxedBernoulliStraightThrough": lambda: (
+                    pyro_dist.RelaxedBernoulliStraightThrough(tau, logits=logits, **nv).rsample()
+                ),
+            },
+            [logits],
+        ),
+    ]
+
+
+def categorical_cases(b: int, k: int) -> list[Case]:
+    size = f"{b}x{k}"
+    logits = _leaf(b, k)
+    tau = _fixed(0.5)
+    values = torch.arange(k, dtype=torch.float32)
+    rate = _leaf(b, 1, low=1.0, high=5.0)
+    loc, scale = _leaf(b, k), _leaf(b, k, low=0.5, high=1.5)
+    loc1, scale1 = _leaf(b, k - 1), _leaf(b, k - 1, low=0.5, high=1.5)
+    delta = _fixed(1.0)
+    log_delta = delta.log()
+    nv = {"validate_args": False}
+    rohc = torch.distributions.RelaxedOneHotCategorical
+    gs_hard = {
+        "torch F.gumbel_softmax(hard=True)": lambda: F.gumbel_softmax(logits, tau=0.5, hard=True)
+    }
+    return [
+        Case(
+            f"RelaxedOneHotCategorical (torch) {size}",
+            "torch RelaxedOneHotCategorical",
+            SOFT,
+            size,
+            "floor",
+            {
+                "relaxit": lambda: rohc(tau, logits=logits, **nv).rsample(),
+                "floor": lambda: floors.gumbel_softmax(logits, tau),
+                "torch F.gumbel_softmax": lambda: F.gumbel_softmax(logits, tau=0.5),
+            },
+            [logits],
+            extra={"reference": True},
+        ),
+        Case(
+            f"RelaxedOneHotCategoricalStraightThrough {size}",
+            "RelaxedOneHotCategoricalStraightThrough",
+            ST,
+            size,
+            "floor",
+            {
+                "relaxit": lambda: rd.RelaxedOneHotCategoricalStraightThrough(
+                    tau, logits=logits, **nv
+                ).rsample(),
+                "floor": lambda: floors.gumbel_softmax_straight_through(logits, tau),
+                **gs_hard,
+                "pyro RelaxedOneHotCategoricalStraightThrough": lambda: (
+                    pyro_dist.RelaxedOneHotCategoricalStraightThrough(
+                        tau, logits=logits, **nv
+                    ).rsample()
+                ),
+            },
+            [logits],
+        ),
+        Case(
+            f"DecoupledStraightThroughGumbelSoftmax {size}",
+            "DecoupledStraightThroughGumbelSoftmax",
+            ST,
+            size,
+            "floor",
+            {
+                "relaxit": lambda: rd.DecoupledStraightThroughGumbelSoftmax(
+                    tau, 1.0, logits=logits, **nv
+                ).rsample(),
+                "floor": lambda: floors.gumbel_softmax_straight_through(logits, tau),
+                **gs_hard,
+            },
+            [logits],
+        ),
+        Case(
+            f"GeneralizedGumbelSoftmax {size}",
+            "GeneralizedGumbelSoftmax",
+            SOFT,
+            size,
+            "floor",
+            {
+                "relaxit": lambda: rd.GeneralizedGumbelSoftmax(
+                    values, logits=logits, tau=tau, **nv
+                ).rsample(),
+                "floor": lambda: floors.gumbel_softmax(logits, tau),
+                "torch RelaxedOneHotCategorical": lambda: rohc(tau, logits=logits, **nv).rsample(),
+                "torch F.gumbel_softmax": lambda: F.gumbel_softmax(logits, tau=0.5),
+            },
+            [logits],
+        ),
+        Case(
+            f"GeneralizedGumbelSoftmaxNP(Poisson) {size}",
+            "GeneralizedGumbelSoftmaxNP",
+            SOFT,
+            size,
+            "floor",
+            {
+                "relaxit": lambda: rd.GeneralizedGumbelSoftmaxNP(
+                    torch.distributions.Poisson(rate, validate_args=False), values, tau=tau, **nv
+                ).rsample(),
+                "floor": lambda: floors.poisson_gumbel_softmax(rate, values, tau),
+            },
+            [rate],
+        ),
+        Case(
+            f"LogisticNormalSoftmax {size}",
+            "LogisticNormalSoftmax",
+            SOFT,
+            size,
+            "floor",
+            {
+                "relaxit": lambda: rd.LogisticNormalSoftmax(loc, scale, **nv).rsample(),
+                "floor": lambda: floors.logistic_normal_softmax(loc, scale),
+            },
+            [loc, scale],
+        ),
+        Case(
+            f"InvertibleGaussian {size}",
+            "InvertibleGaussian",
+            SOFT,
+            size,
+            "floor",
+            {
+                "relaxit": lambda: rd.InvertibleGaussian(loc1, scale1, tau, delta, **nv).rsample(),
+                "floor": lambda: floors.invertible_gaussian(loc1, scale1, tau, log_delta),
+            },
+            [loc1, scale1],
+        ),
+    ]
+
+
+def topk_cases(b: int, n: int, ks: tuple[int, ...]) -> list[Case]:
+    size = f"{b}x{n}"
+    logits = _leaf(b, n)
+    tau = _fixed(0.5)
+    cases = []
+    for k in ks:
+        cases.append(
+            Case(
+                f"GumbelSoftmaxTopK K={k} {size}",
+                "GumbelSoftmaxTopK",
+                TOPK,
+                size,
+                "categorical floor",
+                {
+                    "relaxit": (
+                        lambda k=k: rd.GumbelSoftmaxTopK(
+                            logits=logits, K=k, tau=tau, validate_args=False
+                        ).rsample()
+                    ),
+                    "categorical floor": lambda: floors.gumbel_softmax(logits, tau),
+                },
+                [logits],
+                extra={"K": k},
+            )
+        )
+    return cases
+
+
+def correlated_cases(b: int, d: int) -> list[Case]:
+    size = f"{b}x{d}"
+    pi = _leaf(b, d, low=0.05, high=0.95)
+    logits = torch.logit(pi.detach()).requires_grad_()
+    a = torch.randn(d, 2 * d)
+    cov = a @ a.T / (2 * d) + 0.1 * torch.eye(d)
+    sd = cov.diagonal().sqrt()
+    corr = cov / sd[:, None] / sd[None, :]
+    scale_tril = torch.linalg.cholesky(corr)
+    tau = _fixed(0.5)
+    return [
+        Case(
+            f"CorrelatedRelaxedBernoulli D={d} {size}",
+            "CorrelatedRelaxedBernoulli",
+            CORRELATED,
+            size,
+            "floor",
+            {
+                "relaxit": lambda: rd.CorrelatedRelaxedBernoulli(
+                    pi, corr, tau, validate_args=False
+                ).rsample(),
+                "floor": lambda: floors.correlated_gates(logits, scale_tril, tau),
+            },
+            [pi],
+        ),
+    ]
+
+
+def gaussian_cases(n: int, d: int) -> list[Case]:
+    size = f"{n} draws, D={d}"
+    loc = _leaf(d)
+    a = torch.randn(d, d) / math.sqrt(d)
+    scale_tril = (torch.linalg.cholesky(a @ a.T + torch.eye(d))).requires_grad_()
+    cv = torch.full((2, 1, d), 0.1, requires_grad=True)
+    nv = {"validate_args": False}
+    mvn = torch.distributions.MultivariateNormal
+    shape = torch.Size((n,))
+    builtin = {
+        "torch MultivariateNormal": lambda: mvn(loc, scale_tril=scale_tril, **nv).rsample(shape)
+    }
+    return [
+        Case(
+            f"OMTMultivariateNormal {size}",
+            "OMTMultivariateNormal",
+            GAUSSIAN,
+            size,
+            "floor",
+            {
+                "relaxit": lambda: rd.OMTMultivariateNormal(loc, scale_tril).rsample(shape),
+                "floor": lambda: floors.multivariate_normal(loc, scale_tril, n),
+                **builtin,
+                "pyro OMTMultivariateNormal": lambda: pyro_dist.OMTMultivariateNormal(
+                    loc, scale_tril
+                ).rsample(shape),
+            },
+            [loc, scale_tril],
+        ),
+        Case(
+            f"AVFMultivariateNormal {size}",
+            "AVFMultivariateNormal",
+            GAUSSIAN,
+            size,
+            "floor",
+            {
+                "relaxit": lambda: rd.AVFMultivariateNormal(loc, scale_tril, cv).rsample(shape),
+                "floor": lambda: floors.multivariate_normal(loc, scale_tril, n),
+                **builtin,
+                "pyro AVFMultivariateNormal": lambda: pyro_dist.AVFMultivariateNormal(
+                    loc, scale_tril, cv
+                ).rsample(shape),
+            },
+            [loc, scale_tril, cv],
+        ),
+    ]
+
+
+def all_cases(quick: bool) -> list[Case]:
+    s = SIZES["quick" if quick else "full"]
+    cases = elementwise_cases(*s["elementwise"])
+    for b, k in s["categorical"]:
+        cases += categorical_cases(b, k)
+    cases += topk_cases(*s["topk_size"], s["topk_K"])
+    cases += correlated_cases(s["elementwise"][0], s["D"])
+    cases += gaussian_cases(s["n"], s["D"])
+    return cases
+
+
+def estimator_cases(quick: bool) -> tuple[list[Case], str | None]:
+    """``est(f, dist, n=2)`` + backward at VAE-sized batches (100 x 200 bits, 100 x 20 x 10),
+    ``f`` a linear Bernoulli decoder's negative log-likelihood of fixed binary images; ratio to
+    ``REINFORCE()``. Returns the cases and, when the estimators are not available, why."""
+    try:
+        from relaxit import estimators as E
+
+        names = [n for n in ESTIMATORS if hasattr(E, n)]
+    except ImportError as err:
+        return [], f"relaxit.estimators not importable: {err}"
+    if "REINFORCE" not in names:
+        return [], "relaxit.estimators has no REINFORCE yet (the reference of this table)"
+    batch, pixels = (4, 6) if quick else (100, 784)
+    cases = []
+    for family, event in (
+        ("bernoulli", (3,) if quick else (200,)),
+        ("categorical", (2, 3) if quick else (20, 10)),
+    ):
+        n_latent = math.prod(event)
+        logits = _leaf(batch, *event)
+        w = torch.randn(n_latent, pixels) / math.sqrt(n_latent)
+        x = (torch.rand(batch, pixels) < 0.3).float()
+
+        def f(b: torch.Tensor, w=w, x=x) -> torch.Tensor:
+            lin = b.reshape(*b.shape[:2], -1) @ w
+            return F.binary_cross_entropy_with_logits(lin, x.expand_as(lin), reduction="none").sum(
+                -1
+            )
+
+        def make_dist(family=family, logits=logits):
+            if family == "bernoulli":
+                return torch.distributions.Bernoulli(logits=logits, validate_args=False)
+            return torch.distributions.OneHotCategorical(logits=logits, validate_args=False)
+
+        candidates: dict[str, Fn] = {}
+        for name in names:
+            est = _make_estimator(E, name, n_latent, event)
+            if est is None:
+                continue
+            try:
+                est(f, make_dist(), 2)
+            except TypeError:  # family not supported by this estimator
+                continue
+            candidates[name] = lambda est=est, f=f, make_dist=make_dist: est(f, make_dist(), 2)
+        size = f"{batch}x{'x'.join(map(str, event))}, n_samples=2"
+        cases.append(
+            Case(
+                f"estimators {family} {size}",
+                f"estimators ({family})",
+                "estimator",
+                size,
+                "REINFORCE",
+                candidates,
+                [logits],
+            )
+        )
+    return cases, None
+
+
+ESTIMATORS = (
+    "REINFORCE",
+    "ARM",
+    "DisARM",
+    "REBAR",
+    "RELAX",
+    "StraightThrough",
+    "GumbelSoftmax",
+    "GumbelRao",
+    "ReinMax",
+    "Exact",
+)
+
+
+class _SumControl(torch.nn.Module):
+    """RELAX control for the speed table: a learnable linear function of the relaxed sample."""
+
+    def __init__(self, n_latent: int, n_batch_dims: int) -> None:
+        super().__init__()
+        self.w = torch.nn.Parameter(torch.zeros(n_latent))
+        self.skip = n_batch_dims
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return z.reshape(*z.shape[: self.skip], -1) @ self.w
+
+
+def _make_estimator(E: Any, name: str, n_latent: int, event: tuple[int, ...]) -> Any:
+    if name == "Exact":
+        return None  # 2**200 states: not a VAE-sized method
+    if name == "RELAX":
+        return E.RELAX(_SumControl(n_latent, 2))
+    return getattr(E, name)()
+
+
+def _timer(fn: Callable[[], Any], threads: int) -> Timer:
+    return Timer(stmt="fn()", globals={"fn": fn}, num_threads=threads)
+
+
+def _with_backward(fn: Fn, leaves: list[torch.Tensor]) -> Callable[[], None]:
+    out = fn()
+    grad = torch.randn_like(out)
+
+    def run() -> None:
+        y = fn()
+        if y.dim() == 0 or y.shape != grad.shape:  # estimators: a loss per item
+            y.sum().backward()
+        else:
+            y.backward(grad)
+        for leaf in leaves:
+            leaf.grad = None
+
+    return run
+
+
+def _compiled(fn: Fn) -> tuple[Fn | None, str | None, float]:
+    t0 = time.perf_counter()
+    try:
+        compiled = torch.compile(fn, dynamic=False)
+        compiled()
+        compiled().sum().backward()
+    except Exception as err:  # a compile failure is a result, not a crash
+        return None, f"{type(err).__name__}: {str(err).splitlines()[0][:200]}", 0.0
+    return compiled, None, time.perf_counter() - t0
+
+
+def time_case(
+    case: Case, threads: int, rounds: int, min_run_time: float, compile_fn: Fn | None
+) -> dict[str, Any]:
+    """Interleaved medians for every candidate, forward and forward + backward."""
+    result: dict[str, Any] = {
+        "case": case.name,
+        "class": case.cls,
+        "kind": case.kind,
+        "size": case.size,
+        "threads": threads,
+        "floor": case.floor,
+        "target": case.target,
+        **case.extra,
+    }
+    cands = dict(case.candidates)
+    if compile_fn is not None:
+        cands["relaxit (compiled)"] = compile_fn
+    errors = {}
+    for mode in ("forward", "forward+backward"):
+        timers = {}
+        for name, fn in cands.items():
+            try:
+                run = _with_backward(fn, case.leaves) if mode != "forward" else fn
+                run()
+            except Exception as err:
+                errors[name] = f"{type(err).__name__}: {str(err).splitlines()[0][:200]}"
+                continue
+            timers[name] = _timer(run, threads)
+        samples: dict[str, list[float]] = {name: [] for name in timers}
+        names = list(timers)
+        for r in range(rounds):
+            for name in names[r % len(names) :] + names[: r % len(names)]:  # rotate the order
+                samples[name].append(
+                    timers[name].blocked_autorange(min_run_time=min_run_time).median
+                )
+        ref = case.floor
+        result[mode] = {
+            "median_s": {n: statistics.median(v) for n, v in samples.items()},
+            "ratio_to_floor": {
+                n: statistics.median(a / b for a, b in zip(v, samples[ref], strict=True))
+                for n, v in samples.items()
+            }
+            if ref in samples
+            else {},
+            "ratio_to_relaxit": {
+                n: statistics.median(a / b for a, b in zip(samples["relaxit"], v, strict=True))
+                for n, v in samples.items()
+                if n != "relaxit"
+            }
+            if "relaxit" in samples
+            else {},
+        }
+    if errors:
+        result["errors"] = errors
+    return result
+
+
+def run_speed(
+    quick: bool = False,
+    threads: list[int] | None = None,
+    only: str | None = None,
+    compile: bool = True,
+    rounds: int | None = None,
+    min_run_time: float | None = None,
+    log: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    """Time every case at each thread count; returns the results dict (see `speed_markdown`)."""
+    threads = threads or sorted({1, torch.get_num_threads()})
+    rounds = rounds or (1 if quick else 5)
+    min_run_time = min_run_time or (0.01 if quick else 0.2)
+    cases = all_cases(quick)
+    est_cases, est_note = estimator_cases(quick)
+    cases += est_cases
+    if only:
+        cases = [c for c in cases if fnmatch.fnmatch(c.name.lower(), f"*{only.lower()}*")]
+    compiled: dict[str, dict[str, Any]] = {}
+    results = []
+    for case in cases:
+        compile_fn = None
+        if compile and "relaxit" in case.candidates:
+            compile_fn, err, seconds = _compiled(case.candidates["relaxit"])
+            compiled[case.name] = {"ok": err is None, "error": err, "compile_s": seconds}
+        for n in threads:
+            t0 = time.perf_counter()
+            res = time_case(case, n, rounds, min_run_time, compile_fn)
+            results.append(res)
+            fb = res["forward+backward"]["ratio_to_floor"].get(
+                "relaxit", res["forward+backward"]["ratio_to_floor"].get(case.floor)
+            )
+            log(
+                f"{case.name:60s} threads={n}: rsample+backward / {case.floor} = "
+                f"{fb if fb is None else round(fb, 2)}  ({time.perf_counter() - t0:.1f} s)"
+            )
+    return {
+        "quick": quick,
+        "threads": threads,
+        "rounds": rounds,
+        "min_run_time_s": min_run_time,
+        "targets": TARGETS,
+        "results": results,
+        "compile": compiled,
+        "estimators_note": est_note,
+    }
+
+
+def _r(res: dict[str, Any], mode: str, key: str, name: str) -> float | None:
+    return res.get(mode, {}).get(key, {}).get(name)
+
+
+def speed_markdown(data: dict[str, Any], machine: str, changes: str | None = None) -> str:
+    """The results Markdown: one table per thread count, top-k linearity, estimators, compile."""
+    fb = "forward+backward"
+    lines = [
+        "# `relaxit bench speed`",
+        "",
+        machine,
+        "",
+        "Ratios are medians over interleaved rounds of per-round time ratios "
+        f"({data['rounds']} rounds, `blocked_autorange(min_run_time={data['min_run_time_s']})`"
+        "); the floor is the formula as plain tensor code (`relaxit.bench.floors`). "
+        "*vs built-in* is relaxit's time / the built-in's time (< 1: relaxit faster). "
+        "*compiled gain* is eager time / `torch.compile`d time of the same rsample "
+        "(+ backward). Targets (rsample + backward vs floor): soft and Gumbel-Softmax-type "
+        "1.3x, straight-through 1.3x, top-k K=5 4x the categorical floor, correlated 2x, "
+        "everything 3x.",
+        "",
+    ]
+    results = [r for r in data["results"] if r["kind"] != "estimator"]
+    for n in data["threads"]:
+        rows = []
+        for r in (r for r in results if r["threads"] == n):
+            ratio = _r(r, fb, "ratio_to_floor", "relaxit")
+            target = r["target"]
+            met = "-" if ratio is None else ("yes" if ratio <= target else "**no**")
+            if r.get("reference"):
+                met = f"(reference: {ratio:.2f}x)" if ratio is not None else "-"
+            builtins = "; ".join(
+                f"{k}: {v:.2f}"
+                for k, v in r.get(fb, {}).get("ratio_to_relaxit", {}).items()
+                if k not in (r["floor"], "relaxit (compiled)")
+            )
+            gain = _r(r, fb, "ratio_to_relaxit", "relaxit (compiled)")
+            if r["case"] in data["compile"] and not data["compile"][r["case"]]["ok"]:
+                gain_s = "compile failed"
+            else:
+                gain_s = "-" if gain is None else f"{gain:.2f}x"
+            rows.append(
+                [
+                    r["case"],
+                    f"{target:g}x",
+                    fmt(_r(r, "forward", "ratio_to_floor", "relaxit")),
+                    fmt(ratio),
+                    met,
+                    builtins or "-",
+                    gain_s,
+                ]
+            )
+        lines += [
+            f"## {n} thread{'s' if n > 1 else ''}",
+            "",
+            markdown_table(
+                [
+                    "case",
+                    "target",
+                    "rsample / floor",
+                    "rsample+backward / floor",
+                    "target met",
+                    "vs built-in (rsample+backward)",
+                    "compiled gain",
+                ],
+                rows,
+            ),
+            "",
+        ]
+    topk = [r for r in results if r["class"] == "GumbelSoftmaxTopK"]
+    if topk:
+        lines += [
+            "## Gumbel top-k: linear in K",
+            "",
+            "rsample+backward time relative to the categorical (Gumbel-Softmax) floor, "
+            "by K: linear in K means the ratio grows by a constant per K.",
+            "",
+        ]
+        rows = [[r["threads"], r["K"], fmt(_r(r, fb, "ratio_to_floor", "relaxit"))] for r in topk]
+        lines += [
+            markdown_table(["threads", "K", "rsample+backward / categorical floor"], rows),
+            "",
+        ]
+    est = [r for r in data["results"] if r["kind"] == "estimator"]
+    lines += ["## Estimators (est(f, dist, n) + backward, ratio to REINFORCE)", ""]
+    if data.get("estimators_note"):
+        lines += [f"Not measured: {data['estimators_note']}.", ""]
+    for r in est:
+        rows = [[k, fmt(v)] for k, v in r[fb]["ratio_to_floor"].items()]
+        lines += [
+            f"### {r['case']}, {r['threads']} thread(s)",
+            "",
+            markdown_table(["estimator", "time / REINFORCE"], rows),
+            "",
+        ]
+    failed = {k: v for k, v in data["compile"].items() if not v["ok"]}
+    if failed:
+        lines += ["## torch.compile failures", ""]
+        lines += [f"- {k}: `{v['error']}`" for k, v in failed.items()]
+        lines.append("")
+    errors = [(r["case"], r["threads"], r["errors"]) for r in data["results"] if r.get("errors")]
+    if errors:
+        lines += ["## Candidates that raised", ""]
+        lines += [f"- {c} ({n} threads): {e}" for c, n, e in errors]
+        lines.append("")
+    if changes:
+        lines += ["## Changes made for speed (before/after)", "", changes.strip(), ""]
+    return "\n".join(lines)

@@ -1,0 +1,162 @@
+"""``relaxit bench``: the speed, estimator and VAE benchmarks (`relaxit.bench`)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+DEFAULT_OUT = "benchmarks/results"
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser(
+        "bench",
+        help="benchmarks: speed, estimators, vae",
+        description="Benchmarks whose results (JSON + Markdown, PNG where a chart helps) are "
+        "written to --out with the machine, the versions and the exact command.",
+    )
+    sub = parser.add_subparsers(dest="bench_command", metavar="BENCHMARK")
+    parser.set_defaults(func=lambda args: (parser.print_help(), 0)[1])
+
+    def common(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--quick", action="store_true", help="tiny sizes / few repeats (tests)")
+        p.add_argument("--out", default=DEFAULT_OUT, help=f"output dir (default {DEFAULT_OUT})")
+
+    speed = sub.add_parser(
+        "speed",
+        help="rsample (+ backward) time as ratios to floors and PyTorch/Pyro built-ins",
+        description="Time every relaxit distribution's rsample, forward and forward+backward, "
+        "interleaved with its plain-tensor floor and PyTorch's/Pyro's built-ins, at 1 thread "
+        "and all threads; report ratios (never lone times) and the torch.compile gain.",
+    )
+    common(speed)
+    speed.add_argument(
+        "--threads", default=None, help="comma-separated thread counts (default: 1 and all)"
+    )
+    speed.add_argument("--only", default=None, help="only cases whose name contains PATTERN")
+    speed.add_argument("--no-compile", action="store_true", help="skip the torch.compile variant")
+    speed.add_argument("--rounds", type=int, default=None, help="interleaved rounds (default 5)")
+    speed.add_argument(
+        "--changes",
+        default="benchmarks/speed-changes.md",
+        help="Markdown of before/after speed changes to include (if the file exists)",
+    )
+    speed.set_defaults(func=run_speed)
+
+    est = sub.add_parser(
+        "estimators",
+        help="bias / variance / SNR of every estimator against exact gradients",
+        description="Bias against exact gradients, variance and SNR at an equal budget of f "
+        "evaluations on the Tucker toy, a categorical toy and a small sigmoid belief net; "
+        "log-variance along a short optimisation run; the closed-form one-bit oracle check.",
+    )
+    common(est)
+    est.add_argument("--budget", type=int, default=4, help="f evaluations per estimate")
+    est.add_argument("--replicates", type=int, default=None, help="estimates per table row")
+    est.add_argument("--steps", type=int, default=None, help="optimisation-run steps")
+    est.set_defaults(func=run_estimators)
+
+    vae = sub.add_parser(
+        "vae",
+        help="VAE leaderboard: every `relaxit vae` method, same architecture/budget, 3 seeds",
+        description="Train every method of `relaxit vae --list-methods` on the same "
+        "architecture, budget and seeds; table of test -ELBO and importance-weighted bound "
+        "(mean ± std over seeds), wall time per step, and a PNG chart.",
+    )
+    common(vae)
+    vae.add_argument("--dataset", default="digits", help="digits, mnist, ... (as relaxit vae)")
+    vae.add_argument("--steps", type=int, default=None, help="training steps per run")
+    vae.add_argument("--seeds", type=int, default=3, help="number of seeds (0..N-1)")
+    vae.add_argument("--jobs", type=int, default=1, help="runs in parallel (1 thread each)")
+    vae.add_argument("--only", default=None, help="only methods whose name contains PATTERN")
+    vae.set_defaults(func=run_vae)
+    return parser
+
+
+def _machine(argv: list[str] | None = None):
+    from relaxit.bench.report import machine_info, machine_markdown
+
+    info = machine_info(argv)
+    return info, machine_markdown(info)
+
+
+def _done(paths: list[Path]) -> int:
+    for p in paths:
+        print(f"wrote {p}")
+    return 0
+
+
+def run_speed(args: argparse.Namespace) -> int:
+    import torch
+
+    from relaxit.bench.report import write_results
+    from relaxit.bench.speed import run_speed as bench
+    from relaxit.bench.speed import speed_markdown
+
+    try:
+        threads = (
+            [torch.get_num_threads() if t == "all" else int(t) for t in args.threads.split(",")]
+            if args.threads
+            else None
+        )
+    except ValueError:
+        print(f"relaxit bench speed: error: --threads {args.threads!r}", file=sys.stderr)
+        return 2
+    info, machine = _machine()
+    data = bench(
+        quick=args.quick,
+        threads=threads,
+        only=args.only,
+        compile=not args.no_compile,
+        rounds=args.rounds,
+    )
+    changes = Path(args.changes)
+    text = changes.read_text() if changes.is_file() else None
+    md = speed_markdown(data, machine, text)
+    print(md)
+    return _done(write_results(Path(args.out), "speed", {"machine": info, **data}, md))
+
+
+def run_estimators(args: argparse.Namespace) -> int:
+    from relaxit.bench.estimators import estimators_markdown, plot_estimators
+    from relaxit.bench.estimators import run_estimators as bench
+    from relaxit.bench.report import write_results
+
+    info, machine = _machine()
+    data = bench(quick=args.quick, budget=args.budget, replicates=args.replicates, steps=args.steps)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    plot_estimators(data, str(out / "estimators.png"))
+    md = estimators_markdown(data, machine, "estimators.png")
+    print(md)
+    return _done(
+        [*write_results(out, "estimators", {"machine": info, **data}, md), out / "estimators.png"]
+    )
+
+
+def run_vae(args: argparse.Namespace) -> int:
+    from relaxit.bench.report import write_results
+    from relaxit.bench.vae import plot_vae, vae_markdown
+    from relaxit.bench.vae import run_vae as bench
+
+    info, machine = _machine()
+    try:
+        data = bench(
+            dataset=args.dataset,
+            quick=args.quick,
+            steps=args.steps,
+            seeds=tuple(range(args.seeds)),
+            jobs=args.jobs,
+            only=args.only,
+        )
+    except (ValueError, FileNotFoundError) as err:
+        print(f"relaxit bench vae: error: {err}", file=sys.stderr)
+        return 2
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    stem = f"vae-{args.dataset.split(':')[0]}"
+    plot_vae(data, str(out / f"{stem}.png"))
+    md = vae_markdown(data, machine, f"{stem}.png")
+    print(md)
+    return _done([*write_results(out, stem, {"machine": info, **data}, md), out / f"{stem}.png"])
