@@ -37,6 +37,36 @@ def clamp_open_unit(z: torch.Tensor) -> torch.Tensor:
     return z.clamp(min=finfo.tiny, max=1.0 - finfo.eps)
 
 
+class _OpenUnitSigmoid(torch.autograd.Function):
+    """``clamp_open_unit(sigmoid(y))`` in one saved tensor and one fused backward kernel.
+
+    Autograd's ``sigmoid(y).clamp(...)`` saves the sigmoid output plus the clamp's two bound
+    masks and runs three extra kernels (``ge``, ``le``, ``where``) in the backward pass; here the
+    clamp is done in place on the output and the backward is ``sigmoid_backward(g, z)`` =
+    ``g * z * (1 - z)`` at the clamped ``z``. Where the clamp is active (``|y|`` beyond ~16 in
+    float32) this gives the sigmoid's own tiny slope instead of exactly 0.
+    """
+
+    @staticmethod
+    def forward(y: torch.Tensor) -> torch.Tensor:
+        finfo = torch.finfo(y.dtype)
+        return torch.sigmoid(y).clamp_(min=finfo.tiny, max=1.0 - finfo.eps)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output) -> None:
+        ctx.save_for_backward(output)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
+        (z,) = ctx.saved_tensors
+        return torch.ops.aten.sigmoid_backward(grad, z)
+
+
+def open_unit_sigmoid(y: torch.Tensor) -> torch.Tensor:
+    """``clamp_open_unit(torch.sigmoid(y))`` with a lean backward (see `_OpenUnitSigmoid`)."""
+    return _OpenUnitSigmoid.apply(y)
+
+
 def logistic_log_density_sum(t: torch.Tensor) -> torch.Tensor:
     """``logsigmoid(t) + logsigmoid(-t)``, the log-density of the standard logistic at ``t``."""
     a = t.abs()

@@ -12,8 +12,8 @@ from torch.distributions.utils import broadcast_all, lazy_property
 
 from relaxit.distributions._binary_concrete import (
     binary_concrete_log_prob,
-    clamp_open_unit,
     logistic_noise,
+    open_unit_sigmoid,
 )
 
 
@@ -85,7 +85,7 @@ class RebarRelaxation(TorchDistribution):
     def rsample(self, sample_shape: torch.Size = torch.Size()) -> torch.Tensor:
         shape = self._extended_shape(sample_shape)
         noise = logistic_noise(shape, self.theta)
-        return clamp_open_unit(torch.sigmoid((self.logits + noise) / self.lambd))
+        return open_unit_sigmoid((self.logits + noise) / self.lambd)
 
     def log_prob(self, value: torch.Tensor) -> torch.Tensor:
         if self._validate_args:
