@@ -58,7 +58,7 @@ def straight_through_bernoulli(probs: Tensor) -> Tensor:
 def stochastic_times_smooth(probs: Tensor) -> Tensor:
     """``b * sqrt(p)`` with ``b ~ Bernoulli(sqrt(p))``, gradient through ``sqrt(p)``."""
     s = probs.sqrt()
-    return torch.where(torch.rand_like(probs) < s, s, 0.0)
+    return (torch.rand_like(probs) < s).to(s.dtype) * s  # a mask product: `where` is slower
 
 
 def binary_concrete_straight_through(logits: Tensor, tau: Tensor) -> Tensor:

@@ -10,7 +10,7 @@ from pyro.distributions.torch_distribution import TorchDistribution
 from torch.distributions import constraints
 from torch.distributions.utils import _standard_normal
 
-from relaxit.distributions.invertible_gaussian import _vector_params, clamp_tiny
+from relaxit.distributions.invertible_gaussian import _vector_params, tiny_clamped_softmax
 
 _LOG_2PI = math.log(2 * math.pi)
 
@@ -86,7 +86,7 @@ class LogisticNormalSoftmax(TorchDistribution):
     def rsample(self, sample_shape=torch.Size()):
         shape = self._extended_shape(sample_shape)
         eps = _standard_normal(shape, self.loc.dtype, self.loc.device)
-        return clamp_tiny(torch.softmax(self.loc + self.scale * eps, dim=-1))
+        return tiny_clamped_softmax(torch.addcmul(self.loc, self.scale, eps))
 
     def log_prob(self, value):
         if self._validate_args:
