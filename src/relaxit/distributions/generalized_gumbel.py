@@ -7,13 +7,12 @@ from typing import ClassVar
 import torch
 from pyro.distributions import TorchDistribution
 from torch.distributions import Distribution, constraints
-from torch.distributions.utils import lazy_property, logits_to_probs, probs_to_logits
 
+from relaxit.distributions._categorical import ProbsOrLogits, logits_from, one_hot_argmax
 from relaxit.distributions._gumbel import concrete_log_density, gumbel_like
-from relaxit.distributions.straight_through_categorical import _logits_from, _one_hot_argmax
 
 
-class GeneralizedGumbelSoftmax(TorchDistribution):
+class GeneralizedGumbelSoftmax(ProbsOrLogits, TorchDistribution):
     r"""Gumbel-Softmax relaxation of a discrete variable taking finitely many ``values``.
 
     Method: Joo, Kim, Kim, Ryu & Moon (2020), "Generalized Gumbel-Softmax Gradient Estimator for
@@ -45,7 +44,7 @@ class GeneralizedGumbelSoftmax(TorchDistribution):
     has_rsample = True
 
     def __init__(self, values, probs=None, logits=None, tau=0.5, hard=False, validate_args=None):
-        tensor, is_probs = _logits_from(probs, logits, type(self).__name__)
+        tensor, is_probs = logits_from(probs, logits, type(self).__name__)
         values = torch.as_tensor(values, dtype=tensor.dtype, device=tensor.device)
         if values.dim() < 1 or values.shape[-1] != tensor.shape[-1]:
             raise ValueError(
@@ -69,31 +68,15 @@ class GeneralizedGumbelSoftmax(TorchDistribution):
         self.hard = bool(hard)
         super().__init__(batch_shape, torch.Size((k,)), validate_args=validate_args)
 
-    @lazy_property
-    def logits(self) -> torch.Tensor:
-        return probs_to_logits(self.probs)
-
-    @lazy_property
-    def probs(self) -> torch.Tensor:
-        return logits_to_probs(self.logits)
-
     @property
     def support(self):
         return constraints.one_hot if self.hard else constraints.simplex
-
-    def _normalized_logits(self) -> torch.Tensor:
-        if "logits" in self.__dict__ and "probs" not in self.__dict__:
-            return self.logits - self.logits.logsumexp(-1, keepdim=True)
-        return self.logits
 
     def expand(self, batch_shape, _instance=None):
         new = self._get_checked_instance(GeneralizedGumbelSoftmax, _instance)
         batch_shape = torch.Size(batch_shape)
         k = self.event_shape
-        if "probs" in self.__dict__:
-            new.probs = self.probs.expand(batch_shape + k)
-        if "logits" in self.__dict__:
-            new.logits = self.logits.expand(batch_shape + k)
+        self._expand_probs_or_logits(new, batch_shape + k)
         new.values = self.values.expand(batch_shape + k)
         new.tau = self.tau.expand(batch_shape)
         new.hard = self.hard
@@ -112,7 +95,7 @@ class GeneralizedGumbelSoftmax(TorchDistribution):
         shape = self._extended_shape(sample_shape)
         w = torch.softmax((logits + gumbel_like(logits, shape)) / self.tau.unsqueeze(-1), -1)
         if self.hard:
-            return _one_hot_argmax(w.detach()) + (w - w.detach())
+            return one_hot_argmax(w.detach()) + (w - w.detach())
         return w
 
     def rsample_value(self, sample_shape=torch.Size()) -> torch.Tensor:

@@ -7,38 +7,12 @@ from typing import ClassVar
 import torch
 from pyro.distributions import TorchDistribution
 from torch.distributions import constraints
-from torch.distributions.utils import lazy_property, logits_to_probs, probs_to_logits
 
+from relaxit.distributions._categorical import ProbsOrLogits, logits_from, one_hot_argmax
 from relaxit.distributions._gumbel import concrete_log_density, gumbel_like
 
 
-def _logits_from(probs, logits, name: str) -> tuple[torch.Tensor, bool]:
-    if (probs is None) == (logits is None):
-        raise ValueError(f"{name}: pass exactly one of `probs` or `logits`")
-    if probs is not None:
-        probs = (
-            torch.as_tensor(probs, dtype=torch.get_default_dtype())
-            if not torch.is_tensor(probs)
-            else probs
-        )
-        if probs.dim() < 1:
-            raise ValueError(f"{name}: `probs` must have at least one dimension (categories)")
-        return probs / probs.sum(-1, keepdim=True), True  # as torch's Categorical
-    logits = (
-        torch.as_tensor(logits, dtype=torch.get_default_dtype())
-        if not torch.is_tensor(logits)
-        else logits
-    )
-    if logits.dim() < 1:
-        raise ValueError(f"{name}: `logits` must have at least one dimension (categories)")
-    return logits, False
-
-
-def _one_hot_argmax(y: torch.Tensor) -> torch.Tensor:
-    return torch.zeros_like(y).scatter_(-1, y.argmax(-1, keepdim=True), 1.0)
-
-
-class _TemperedCategorical(TorchDistribution):
+class _TemperedCategorical(ProbsOrLogits, TorchDistribution):
     """Common parameter handling: ``logits``/``probs`` over K categories and temperatures that
     broadcast with the batch shape of the logits."""
 
@@ -46,7 +20,7 @@ class _TemperedCategorical(TorchDistribution):
     _temperature_names: tuple[str, ...] = ()
 
     def __init__(self, temperatures: dict, probs=None, logits=None, validate_args=None):
-        tensor, is_probs = _logits_from(probs, logits, type(self).__name__)
+        tensor, is_probs = logits_from(probs, logits, type(self).__name__)
         ref = tensor
         temps = {
             k: (v if torch.is_tensor(v) else torch.tensor(v, dtype=ref.dtype, device=ref.device))
@@ -64,23 +38,9 @@ class _TemperedCategorical(TorchDistribution):
             setattr(self, name, t.expand(batch_shape))
         super().__init__(batch_shape, torch.Size((k,)), validate_args=validate_args)
 
-    @lazy_property
-    def logits(self) -> torch.Tensor:
-        return probs_to_logits(self.probs)
-
-    @lazy_property
-    def probs(self) -> torch.Tensor:
-        return logits_to_probs(self.logits)
-
     @property
     def param_shape(self) -> torch.Size:
         return self._param.shape
-
-    def _normalized_logits(self) -> torch.Tensor:
-        # `probs_to_logits` already normalizes; user logits need a log-softmax.
-        if "logits" in self.__dict__ and "probs" not in self.__dict__:
-            return self.logits - self.logits.logsumexp(-1, keepdim=True)
-        return self.logits
 
     def expand(self, batch_shape, _instance=None):
         new = self._get_checked_instance(type(self), _instance)
@@ -157,7 +117,7 @@ class RelaxedOneHotCategoricalStraightThrough(_TemperedCategorical):
 
     def rsample(self, sample_shape=torch.Size()) -> torch.Tensor:
         soft, _ = self._relaxed(torch.Size(sample_shape), self.temperature)
-        hard = _one_hot_argmax(soft.detach())
+        hard = one_hot_argmax(soft.detach())
         out = hard + (soft - soft.detach())
         out._unquantize = soft
         return out
@@ -221,7 +181,7 @@ class DecoupledStraightThroughGumbelSoftmax(_TemperedCategorical):
     def rsample(self, sample_shape=torch.Size()) -> torch.Tensor:
         soft_b, scores = self._relaxed(torch.Size(sample_shape), self.temperature_backward)
         # argmax of softmax(scores / temperature_forward) == argmax of scores.
-        hard = _one_hot_argmax(scores.detach())
+        hard = one_hot_argmax(scores.detach())
         return hard + (soft_b - soft_b.detach())
 
     def enumerate_support(self, expand: bool = True) -> torch.Tensor:

@@ -9,10 +9,9 @@ from typing import ClassVar
 import torch
 from pyro.distributions import TorchDistribution
 from torch.distributions import constraints
-from torch.distributions.utils import lazy_property, logits_to_probs, probs_to_logits
 
+from relaxit.distributions._categorical import ProbsOrLogits, logits_from
 from relaxit.distributions._gumbel import gumbel_like
-from relaxit.distributions.straight_through_categorical import _logits_from
 
 MAX_EXACT_K = 12
 """Largest subset size whose set probability `GumbelSoftmaxTopK.log_prob` computes exactly."""
@@ -55,7 +54,7 @@ def _subset_tables(k: int) -> tuple[list[torch.Tensor], list[torch.Tensor], torc
     return layers, preds, member
 
 
-class GumbelSoftmaxTopK(TorchDistribution):
+class GumbelSoftmaxTopK(ProbsOrLogits, TorchDistribution):
     r"""K of n categories without replacement (Gumbel top-k) and its relaxed k-hot.
 
     Method: Kool, van Hoof & Welling (2019), "Stochastic Beams and Where to Find Them: The
@@ -102,7 +101,7 @@ class GumbelSoftmaxTopK(TorchDistribution):
     has_rsample = True
 
     def __init__(self, probs=None, logits=None, K=1, tau=0.1, hard=True, validate_args=None):
-        tensor, is_probs = _logits_from(probs, logits, type(self).__name__)
+        tensor, is_probs = logits_from(probs, logits, type(self).__name__)
         n = tensor.shape[-1]
         if isinstance(K, bool) or not isinstance(K, int) or not 1 <= K <= n:
             raise ValueError(f"GumbelSoftmaxTopK: `K` must be an int in [1, {n}], got {K!r}")
@@ -120,31 +119,15 @@ class GumbelSoftmaxTopK(TorchDistribution):
         self.K, self.hard = K, bool(hard)
         super().__init__(batch_shape, torch.Size((n,)), validate_args=validate_args)
 
-    @lazy_property
-    def logits(self) -> torch.Tensor:
-        return probs_to_logits(self.probs)
-
-    @lazy_property
-    def probs(self) -> torch.Tensor:
-        return logits_to_probs(self.logits)
-
     @property
     def support(self):
         return _KHot(self.K, self.hard)
-
-    def _normalized_logits(self) -> torch.Tensor:
-        if "logits" in self.__dict__ and "probs" not in self.__dict__:
-            return self.logits - self.logits.logsumexp(-1, keepdim=True)
-        return self.logits
 
     def expand(self, batch_shape, _instance=None):
         new = self._get_checked_instance(GumbelSoftmaxTopK, _instance)
         batch_shape = torch.Size(batch_shape)
         n = self.event_shape
-        if "probs" in self.__dict__:
-            new.probs = self.probs.expand(batch_shape + n)
-        if "logits" in self.__dict__:
-            new.logits = self.logits.expand(batch_shape + n)
+        self._expand_probs_or_logits(new, batch_shape + n)
         new.tau = self.tau.expand(batch_shape)
         new.K, new.hard = self.K, self.hard
         super(GumbelSoftmaxTopK, new).__init__(batch_shape, n, validate_args=False)

@@ -1,0 +1,61 @@
+"""Parameter handling shared by the categorical-type classes (`probs` or `logits`, last dim K)."""
+
+from __future__ import annotations
+
+import torch
+from torch.distributions.utils import lazy_property, logits_to_probs, probs_to_logits
+
+
+def logits_from(probs, logits, name: str) -> tuple[torch.Tensor, bool]:
+    """The one parameter given, as a tensor with a category dim, and whether it is ``probs``.
+
+    ``probs`` are renormalized over the last dim, as ``torch.distributions.Categorical`` does.
+    Raises ``ValueError`` naming ``name`` unless exactly one of the two is given with >= 1 dim.
+    """
+    if (probs is None) == (logits is None):
+        raise ValueError(f"{name}: pass exactly one of `probs` or `logits`")
+    is_probs = probs is not None
+    tensor = probs if is_probs else logits
+    if not torch.is_tensor(tensor):
+        tensor = torch.as_tensor(tensor, dtype=torch.get_default_dtype())
+    if tensor.dim() < 1:
+        which = "probs" if is_probs else "logits"
+        raise ValueError(f"{name}: `{which}` must have at least one dimension (categories)")
+    if is_probs:
+        tensor = tensor / tensor.sum(-1, keepdim=True)
+    return tensor, is_probs
+
+
+def one_hot_argmax(y: torch.Tensor) -> torch.Tensor:
+    """One-hot of ``argmax(y, -1)``, same shape, dtype and device as ``y``."""
+    return torch.zeros_like(y).scatter_(-1, y.argmax(-1, keepdim=True), 1.0)
+
+
+class ProbsOrLogits:
+    """Mixin: a categorical parameter stored as ``probs`` or ``logits`` (shape ``batch + (K,)``).
+
+    Exactly one is set at construction; the other is computed lazily, as in
+    ``torch.distributions.Categorical``.
+    """
+
+    @lazy_property
+    def logits(self) -> torch.Tensor:
+        return probs_to_logits(self.probs)
+
+    @lazy_property
+    def probs(self) -> torch.Tensor:
+        return logits_to_probs(self.logits)
+
+    def _normalized_logits(self) -> torch.Tensor:
+        """Log-probabilities, ``batch + (K,)``."""
+        # `probs_to_logits` already normalizes; user logits need a log-softmax.
+        if "logits" in self.__dict__ and "probs" not in self.__dict__:
+            return self.logits - self.logits.logsumexp(-1, keepdim=True)
+        return self.logits
+
+    def _expand_probs_or_logits(self, new: ProbsOrLogits, shape: torch.Size) -> None:
+        """Set on ``new`` whichever of ``probs``/``logits`` this instance holds, expanded."""
+        if "probs" in self.__dict__:
+            new.probs = self.probs.expand(shape)
+        if "logits" in self.__dict__:
+            new.logits = self.logits.expand(shape)
