@@ -237,6 +237,13 @@ def test_extreme_logits_and_low_temperature_give_finite_gradients_in_the_logits_
         assert loss.dtype == dtype, name
         assert logits.grad.dtype == dtype, name
         assert torch.isfinite(loss).all() and torch.isfinite(logits.grad).all(), name
+        if name in ("REBAR", "RELAX"):
+            _, variance = est.loss_and_variance(
+                lambda b: (b.flatten(1) - 0.45).pow(2).sum(-1), make(family, logits), 8
+            )
+            variance.backward(inputs=list(est.parameters()))
+            assert torch.isfinite(variance), name
+            assert all(torch.isfinite(p.grad).all() for p in est.parameters()), name
 
 
 def test_control_variate_estimators_send_no_gradient_to_their_own_parameters():
