@@ -73,9 +73,9 @@ class Problem:
         """sigmoid(phi) or softmax(phi): the mean of the one-hot / 0-1 variable."""
         return torch.sigmoid(phi) if self.is_bernoulli else torch.softmax(phi, -1)
 
-    def noise(self, n: int, phi: Tensor, extra: tuple[int, ...] = ()) -> Tensor:
-        """Logistic (Bernoulli) or Gumbel (categorical) noise, shape ``extra + (n,) + phi``."""
-        u = uniform((*extra, n, *phi.shape), phi)
+    def noise(self, n: int, phi: Tensor) -> Tensor:
+        """Logistic (Bernoulli) or Gumbel (categorical) noise, shape ``(n,) + phi.shape``."""
+        u = uniform((n, *phi.shape), phi)
         return u.log() - torch.log1p(-u) if self.is_bernoulli else -torch.log(-u.log())
 
     def hard(self, z: Tensor) -> Tensor:
