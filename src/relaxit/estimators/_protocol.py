@@ -117,8 +117,8 @@ class Problem:
         v = uniform((*extra, *b.shape), phi)
         if self.is_bernoulli:
             a = v.log() - torch.log1p(-v)
-            one, zero = F.softplus(a + F.softplus(phi)), -F.softplus(a + F.softplus(-phi))
-            return torch.where(b > 0, one, zero)
+            sign = 2 * b - 1  # one softplus branch: s * softplus(a + softplus(s * phi))
+            return sign * F.softplus(a + F.softplus(sign * phi))
         log_e = torch.log(-v.log())
         lse = torch.logsumexp(phi, -1, keepdim=True)
         log_e_top = (log_e * b).sum(-1, keepdim=True)
