@@ -5,13 +5,14 @@ made at once as an extra leading item dim (``f`` below only reduces trailing dim
 are independent and the standard error of the mean gradient is computed from the runs.
 
 False alarms. Every (estimator, problem, parameter) triple is one z-test of
-``|mean - exact| <= Z * sd / sqrt(N_RUNS)`` (and one per problem and parameter compares
-Gumbel-Rao with ST-Gumbel-Softmax the same way). This file makes 392 of them (asserted in
-``test_number_of_z_tests``). With ``Z = 5`` a correct estimator fails one with probability
-5.7e-7 (two-sided normal tail; the gradients are bounded, so with 4000 runs the mean is normal to
-high accuracy and the t-correction for the estimated sd with 3999 degrees of freedom is below
-1e-7), so the whole file fails by chance with probability below 392 * 6.7e-7 = 2.6e-4 < 1e-3.
-(The issue's 4 standard errors would give 6.3e-5 per test, 2.5e-2 for the file: too many.)
+``|mean - exact| <= Z * sd / sqrt(runs)`` per setting (and one per problem and parameter
+compares Gumbel-Rao with ST-Gumbel-Softmax the same way). This file makes 740 of them (asserted
+in ``test_number_of_z_tests``). With ``Z = 5`` a correct estimator fails one with probability
+5.7e-7 (two-sided normal tail; the gradients are bounded, so with 4000 or more runs the mean is
+normal to high accuracy, and the t-correction for the estimated sd with 3999 or more degrees of
+freedom adds less than 1e-7), so the whole file fails by chance with probability below
+740 * 6.7e-7 = 5.0e-4 < 1e-3. (The issue's 4 standard errors would give 6.3e-5 per test, 4.7e-2
+for the file: too many.)
 
 Power. ``test_the_check_detects_biased_estimators`` shows the same test rejecting the biased
 estimators on the same problems: a real bias of a fraction of a standard deviation is caught.
@@ -136,8 +137,8 @@ def z_scores(est, problem: Problem) -> torch.Tensor:
 
 def test_number_of_z_tests():
     """The false-alarm bound of the module docstring counts these tests."""
-    count = sum((len(unbiased_estimators(p)) + 1) * math.prod(p.shape) for p in PROBLEMS)
-    assert count == 392
+    count = sum((2 * len(unbiased_estimators(p)) + 1) * math.prod(p.shape) for p in PROBLEMS)
+    assert count == 740
 
 
 @pytest.mark.parametrize("problem", PROBLEMS, ids=lambda p: p.name)
@@ -149,6 +150,22 @@ def test_unbiased_estimators_match_exact(problem):
     for name, est in ests.items():
         z = z_scores(est, problem)
         assert torch.isfinite(z).all(), name
+        assert z.abs().max() <= Z, f"{name}: z-scores {z.flatten().tolist()}"
+
+
+@pytest.mark.parametrize("problem", PROBLEMS, ids=lambda p: p.name)
+def test_unbiased_with_one_sample_and_sharper_logits(problem):
+    """The same z-tests with n_samples = 1 (3 for the leave-one-out baseline), logits scaled by
+    2 (probabilities nearer 0 and 1) and 20000 runs."""
+    torch.manual_seed(17 + sum(map(ord, problem.name)))
+    logits = 2 * problem.logits()
+    exact = gradient_samples(Exact(), problem.f, problem.make_dist, logits, 1, 1)[0]
+    ests = unbiased_estimators(problem)
+    ests["REINFORCE(ema)"](problem.f, problem.make_dist(logits), 1)
+    for name, est in ests.items():
+        n = 3 if name == "REINFORCE(loo)" else 1
+        grads = gradient_samples(est, problem.f, problem.make_dist, logits, n, 5 * N_RUNS)
+        z = (grads.mean(0) - exact) / (grads.std(0) / math.sqrt(5 * N_RUNS))
         assert z.abs().max() <= Z, f"{name}: z-scores {z.flatten().tolist()}"
 
 

@@ -73,9 +73,9 @@ class Problem:
         """sigmoid(phi) or softmax(phi): the mean of the one-hot / 0-1 variable."""
         return torch.sigmoid(phi) if self.is_bernoulli else torch.softmax(phi, -1)
 
-    def noise(self, n: int, phi: Tensor, extra: tuple[int, ...] = ()) -> Tensor:
-        """Logistic (Bernoulli) or Gumbel (categorical) noise, shape ``extra + (n,) + phi``."""
-        u = uniform((*extra, n, *phi.shape), phi)
+    def noise(self, n: int, phi: Tensor) -> Tensor:
+        """Logistic (Bernoulli) or Gumbel (categorical) noise, shape ``(n,) + phi.shape``."""
+        u = uniform((n, *phi.shape), phi)
         return u.log() - torch.log1p(-u) if self.is_bernoulli else -torch.log(-u.log())
 
     def hard(self, z: Tensor) -> Tensor:
@@ -117,8 +117,8 @@ class Problem:
         v = uniform((*extra, *b.shape), phi)
         if self.is_bernoulli:
             a = v.log() - torch.log1p(-v)
-            one, zero = F.softplus(a + F.softplus(phi)), -F.softplus(a + F.softplus(-phi))
-            return torch.where(b > 0, one, zero)
+            sign = 2 * b - 1  # one softplus branch: s * softplus(a + softplus(s * phi))
+            return sign * F.softplus(a + F.softplus(sign * phi))
         log_e = torch.log(-v.log())
         lse = torch.logsumexp(phi, -1, keepdim=True)
         log_e_top = (log_e * b).sum(-1, keepdim=True)

@@ -177,7 +177,8 @@ class RELAX(_RelaxedControlVariate):
     with ``z``, ``b = H(z)``, ``z~ ~ p(z | b)`` and ``sigma_lambda`` as in :class:`REBAR`.
     ``control`` is a ``torch.nn.Module`` that takes relaxed samples shaped like ``b``,
     ``(S,) + batch_shape + event_shape``, and returns ``(S,) + batch_shape[:m]`` like ``f``
-    (it must not mix items: item ``i``'s value may depend only on item ``i``'s sample). The
+    (it must not mix items: item ``i``'s value may depend only on item ``i``'s sample; its
+    inputs have the logits' dtype and device, so move it there, e.g. ``control.double()``). The
     paper's choice ``c = f(sigma_lambda(z)) + r_rho(z)`` is a control that closes over ``f``.
 
     **Unbiased** for every control and temperature; ``f`` may be a black box (it is only

@@ -73,7 +73,7 @@ class Exact(Estimator):
         for start in range(0, support, self.chunk_size):
             index = torch.arange(start, min(start + self.chunk_size, support), device=phi.device)
             values = (index[:, None] // digits) % n_values  # (c, n_vars)
-            b = values.to(phi.dtype) if problem.is_bernoulli else F.one_hot(values, n_values)
+            b = values if problem.is_bernoulli else F.one_hot(values, n_values)
             b = b.to(phi.dtype).reshape((-1, *joint, *event))
             b = b.reshape((b.shape[0],) + (1,) * m + b.shape[1:]).expand((-1, *batch, *event))
             fb, _ = evaluate(f, b, problem)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from relaxit.vae.models import DiscreteVAE
@@ -19,13 +20,15 @@ def _pyplot():
     return plt
 
 
-def _grid(images: torch.Tensor, rows: int, cols: int, shape: tuple[int, int]) -> torch.Tensor:
+def _grid(images: torch.Tensor, rows: int, cols: int, shape: tuple[int, int]) -> np.ndarray:
+    """Tile ``(>= rows*cols, h*w)`` images into one ``(rows*h, cols*w)`` array for ``imshow``."""
     h, w = shape
     return (
         images[: rows * cols]
         .reshape(rows, cols, h, w)
         .permute(0, 2, 1, 3)
         .reshape(rows * h, cols * w)
+        .numpy(force=True)
     )
 
 
@@ -72,17 +75,22 @@ def plot_prior_samples(path: Path, model: DiscreteVAE, shape: tuple[int, int], n
 
 def plot_loss_curves(path: Path, metrics: dict[str, Any]) -> Path:
     """Training loss per step (and its moving average) with the per-epoch test -ELBO."""
-    losses = torch.tensor(metrics["train_loss_per_step"])
+    losses = torch.tensor(metrics["train_loss_per_step"], dtype=torch.float64)
     window = max(1, min(100, len(losses) // 10))
     smooth = losses.unfold(0, window, 1).mean(1) if len(losses) >= window else losses
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7, 4))
     ax.plot(
-        range(1, len(losses) + 1), losses, color="C0", alpha=0.25, lw=0.8, label="train loss (step)"
+        range(1, len(losses) + 1),
+        losses.numpy(),
+        color="C0",
+        alpha=0.25,
+        lw=0.8,
+        label="train loss (step)",
     )
     ax.plot(
         range(window, window + len(smooth)),
-        smooth,
+        smooth.numpy(),
         color="C0",
         label=f"train loss ({window}-step mean)",
     )
