@@ -197,23 +197,28 @@ def gradients(
 Z_CAP = 1e12
 
 
-def summarize(g: Tensor, exact: Tensor) -> dict[str, float]:
-    """Bias (relative norm, max |z| over coordinates), mean per-coordinate variance, SNR."""
+def summarize(g: Tensor, exact: Tensor) -> dict[str, float | None]:
+    """Relative error of the mean, max |z| of the bias over coordinates, mean per-coordinate
+    variance, SNR (None for a deterministic estimator: zero variance up to rounding)."""
     r = g.shape[0]
     mean, var = g.mean(0), g.var(0)
     se = (var / r).sqrt()
     bias = mean - exact
-    # A deterministic estimator (zero variance) is unbiased at a coordinate only if its bias is
-    # rounding error; otherwise its z is capped at Z_CAP (JSON has no infinity).
+    # Below `tol` a spread or a bias is rounding error (float64: ~1e-16 relative). A
+    # deterministic estimator is unbiased at a coordinate only if its bias is rounding error;
+    # otherwise its z is capped at Z_CAP (JSON has no infinity).
     tol = 1e-9 * float(exact.abs().max())
     z = torch.where(
-        se > 0, bias.abs() / se.clamp_min(1e-300), torch.where(bias.abs() > tol, Z_CAP, 0.0)
+        se > tol,
+        bias.abs() / se.clamp_min(1e-300),
+        torch.where(bias.abs() > tol, Z_CAP, 0.0),
     ).clamp_max(Z_CAP)
+    total_var = float(var.sum())
     return {
         "bias_rel": float(bias.norm() / exact.norm().clamp_min(1e-300)),
         "bias_max_abs_z": float(z.max()),
         "variance": float(var.mean()),
-        "snr": float(mean.norm() / var.sum().sqrt().clamp_min(1e-300)),
+        "snr": float(mean.norm()) / total_var**0.5 if total_var > tol * tol else None,
     }
 
 
@@ -328,21 +333,17 @@ def run_estimators(
     for problem in problems(quick):
         for name, make in specs.items():
             est = make(problem.f)
-            cost = evaluations_per_sample(est, problem)
-            if cost is None:
-                rows.append({"problem": problem.name, "estimator": name, "supported": False})
-                continue
-            n = max(cost[0], int(budget // cost[1]))
             try:
+                cost = evaluations_per_sample(est, problem)
+                if cost is None:
+                    rows.append({"problem": problem.name, "estimator": name, "supported": False})
+                    continue
+                n = max(cost[0], int(budget // cost[1]))
                 g = gradients(est, problem, n, 1 if name == "Exact" else replicates)
             except ValueError as err:  # e.g. Exact on 2**200 states
+                note = "support too large to enumerate" if name == "Exact" else str(err)[:80]
                 rows.append(
-                    {
-                        "problem": problem.name,
-                        "estimator": name,
-                        "supported": False,
-                        "note": str(err).splitlines()[0][:120],
-                    }
+                    {"problem": problem.name, "estimator": name, "supported": False, "note": note}
                 )
                 continue
             stats = (
@@ -395,6 +396,10 @@ def _e(x: float | None) -> str:
     return "-" if x is None else f"{x:.3g}"
 
 
+def _snr(r: dict[str, Any]) -> str:
+    return "inf (deterministic)" if r["snr"] is None and r["estimator"] != "Exact" else _e(r["snr"])
+
+
 def estimators_markdown(data: dict[str, Any], machine: str, png: str | None) -> str:
     lines = [
         "# `relaxit bench estimators`",
@@ -403,7 +408,8 @@ def estimators_markdown(data: dict[str, Any], machine: str, png: str | None) -> 
         "",
         f"Equal budget of {data['budget_f_evaluations']} evaluations of `f` per gradient "
         f"estimate; {data['replicates']} independent estimates per row. *bias* is "
-        "|mean - exact| / |exact|; *max |z|* the largest coordinate's bias in standard "
+        "|mean - exact| / |exact| (Monte-Carlo error included); *max |z|* the largest "
+        "coordinate's bias in standard "
         "errors (flagged when above the Bonferroni two-sided 1e-4 level); *variance* the "
         "mean per-coordinate variance; *SNR* |mean| / sqrt(total variance).",
         "",
@@ -445,7 +451,7 @@ def estimators_markdown(data: dict[str, Any], machine: str, png: str | None) -> 
                     _e(r["bias_rel"]),
                     fmt(r["bias_max_abs_z"], 1) + (" (biased)" if r["bias_detected"] else ""),
                     _e(r["variance"]),
-                    _e(r["snr"]),
+                    _snr(r),
                     "",
                 ]
             )
@@ -501,7 +507,7 @@ def plot_estimators(data: dict[str, Any], path: str) -> None:
                 (r for r in data["table"] if r["problem"] == problem and r["estimator"] == name),
                 None,
             )
-            ok = r is not None and r["supported"] and r["variance"] > 0
+            ok = r is not None and r["supported"] and r["snr"] is not None
             vals.append(math.log10(r["variance"]) if ok else float("nan"))
         ax.bar([j + i * width for j in range(len(names))], vals, width, label=problem)
     ax.set_xticks(

@@ -70,6 +70,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     vae.add_argument("--seeds", type=int, default=3, help="number of seeds (0..N-1)")
     vae.add_argument("--jobs", type=int, default=1, help="runs in parallel (1 thread each)")
     vae.add_argument("--only", default=None, help="only methods whose name contains PATTERN")
+    vae.add_argument(
+        "--eval-samples", type=int, default=None, help="importance samples (default 1000)"
+    )
+    vae.add_argument(
+        "--eval-examples", type=int, default=None, help="test images evaluated (default all)"
+    )
     vae.set_defaults(func=run_vae)
     return parser
 
@@ -149,6 +155,8 @@ def run_vae(args: argparse.Namespace) -> int:
             seeds=tuple(range(args.seeds)),
             jobs=args.jobs,
             only=args.only,
+            eval_samples=args.eval_samples,
+            eval_examples=args.eval_examples,
         )
     except (ValueError, FileNotFoundError) as err:
         print(f"relaxit bench vae: error: {err}", file=sys.stderr)
