@@ -514,14 +514,18 @@ def plot_estimators(data: dict[str, Any], path: str) -> None:
         [j + 0.4 - width / 2 for j in range(len(names))], names, rotation=60, ha="right", fontsize=8
     )
     ax.set_ylabel("log10 gradient variance (equal f budget)")
-    ax.legend(fontsize=7)
+    ax.set_ylim(top=ax.get_ylim()[1] + 4)  # room above the bars for the legend
+    ax.legend(fontsize=7, loc="upper right", ncol=2)
+    # One colour per estimator (tab20 has enough for all of them), shared by the run panels.
+    colours = {name: plt.get_cmap("tab20")(i % 20) for i, name in enumerate(names)}
     for ax, (problem, curves) in zip(axes[1:], data["optimisation"].items(), strict=True):
         for name, c in curves.items():
-            ax.plot(c["step"], c["log10_variance"], label=name)
+            ax.plot(c["step"], c["log10_variance"], label=name, color=colours.get(name))
         ax.set_title(problem, fontsize=9)
         ax.set_xlabel("step")
         ax.set_ylabel("log10 gradient variance")
-        ax.legend(fontsize=7)
-    fig.tight_layout()
+    handles, labels = axes[1].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="center right", fontsize=8)
+    fig.tight_layout(rect=(0, 0, 0.9, 1))
     fig.savefig(path, dpi=100)
     plt.close(fig)
