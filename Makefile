@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.relaxit-installed
 PYTEST_WORKERS ?= 2
 
-.PHONY: install demo test test-slow lint docs
+.PHONY: install demo test test-slow lint docs bench
 
 install: $(STAMP)
 
@@ -39,3 +39,11 @@ lint: $(STAMP)
 # The documentation site (MkDocs Material, builds offline); `--strict` turns warnings into errors.
 docs: $(STAMP)
 	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --site-dir site
+
+# The three benchmarks; each writes JSON, Markdown (machine, versions, command) and a PNG to
+# benchmarks/results. The VAE leaderboard here is the quick digits one (about 15 minutes on 2
+# cores); the MNIST one is `relaxit bench vae --dataset mnist` (see benchmarks/results/).
+bench: $(STAMP)
+	$(PY) -m relaxit bench speed
+	$(PY) -m relaxit bench estimators
+	$(PY) -m relaxit bench vae --dataset digits --jobs 2

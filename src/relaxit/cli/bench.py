@@ -66,7 +66,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     )
     common(vae)
     vae.add_argument("--dataset", default="digits", help="digits, mnist, ... (as relaxit vae)")
-    vae.add_argument("--steps", type=int, default=None, help="training steps per run")
+    vae.add_argument(
+        "--steps", type=int, default=None, help="training steps per run (digits 2000, else 20000)"
+    )
     vae.add_argument("--seeds", type=int, default=3, help="number of seeds (0..N-1)")
     vae.add_argument("--jobs", type=int, default=1, help="runs in parallel (1 thread each)")
     vae.add_argument("--only", default=None, help="only methods whose name contains PATTERN")

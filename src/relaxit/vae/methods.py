@@ -74,13 +74,27 @@ class Relaxation(LatentObjective):
 
 class Estimated(LatentObjective):
     """``est(f, q, S)`` of ``relaxit.estimators`` with f = -log p(x|b) per sample and data item
-    (m = 1). The estimator's ``temperature``, when it has one, follows the annealing schedule."""
+    (m = 1). The estimator's ``temperature``, when it has one, follows the annealing schedule.
+
+    An estimator with trainable parameters (REBAR's ``eta`` and ``log_temperature``, RELAX's
+    control network) is tuned as its paper does (Grathwohl et al. 2018, section 3.3; Tucker et
+    al. 2017, section 3.3): those parameters descend the variance surrogate of
+    ``est.loss_and_variance``, while the model's parameters descend the loss, in one backward
+    pass (so that DistributedDataParallel sees every gradient): the returned loss carries the
+    extra term ``sum_p <p - p.detach(), dV/dp>``, zero in value, whose gradient is ``dV/dp`` for
+    the estimator's parameters and nothing for the rest.
+    """
 
     def __init__(self, estimator: Any, latent: str, anneal: bool = True):
         super().__init__()
         self.estimator = estimator
         self.latent = latent
         self.anneal = anneal
+        self.tuned = (
+            [p for p in estimator.parameters() if p.requires_grad]
+            if isinstance(estimator, nn.Module)
+            else []
+        )
 
     def forward(self, logits: torch.Tensor, nll: NLL, n_samples: int, tau: float) -> torch.Tensor:
         if (
@@ -94,19 +108,38 @@ class Estimated(LatentObjective):
             if self.latent == "bernoulli"
             else OneHotCategorical(logits=logits)
         )
-        return self.estimator(nll, dist, n_samples)
+        control = getattr(self.estimator, "control", None)
+        if isinstance(control, RelaxControl):
+            control.f = nll
+        if not (self.tuned and torch.is_grad_enabled()):
+            return self.estimator(nll, dist, n_samples)
+        loss, variance = self.estimator.loss_and_variance(nll, dist, n_samples)
+        grads = torch.autograd.grad(variance, self.tuned, retain_graph=True, allow_unused=True)
+        tuning = sum(
+            ((p - p.detach()) * g).sum()
+            for p, g in zip(self.tuned, grads, strict=True)
+            if g is not None
+        )
+        return loss + tuning
 
 
 class RelaxControl(nn.Module):
-    """RELAX's learned control variate c(z): a one-hidden-layer MLP of the flattened relaxed
-    latent, one value per sample and data item, (S, B, *latent_shape) -> (S, B)."""
+    """RELAX's control variate as the paper builds it for its VAE experiments (Grathwohl et al.
+    2018, section 3.3): ``c(z) = f(z) + r(z)``, the objective at the relaxed latent plus a
+    one-hidden-layer MLP ``r`` of the flattened relaxed latent, (S, B, *latent_shape) -> (S, B).
+    ``f`` (this batch's -log p(x|.)) is bound by `Estimated` before each call; ``r`` starts at
+    zero, so the control starts as REBAR's with eta = 1."""
 
     def __init__(self, n_latent: int, hidden: int = 50):
         super().__init__()
         self.net = nn.Sequential(nn.Linear(n_latent, hidden), nn.Tanh(), nn.Linear(hidden, 1))
+        nn.init.zeros_(self.net[-1].weight)
+        nn.init.zeros_(self.net[-1].bias)
+        self.f: NLL | None = None
 
     def forward(self, z: torch.Tensor, *_: Any) -> torch.Tensor:
-        return self.net(z.flatten(2)).squeeze(-1)
+        r = self.net(z.flatten(2)).squeeze(-1)
+        return r if self.f is None else self.f(z) + r
 
 
 def _lookup(module: str, name: str) -> Any:
