@@ -53,6 +53,27 @@ class StraightThroughBernoulli(Bernoulli):
         return b + (p - p.detach())
 
 
+class _TinyClampedSqrt(torch.autograd.Function):
+    """``sqrt(max(p, tiny))`` whose backward is the sqrt's own ``g / (2 sqrt)``: autograd's
+    ``p.clamp_min(tiny).sqrt()`` adds the clamp's mask and ``where`` in the backward pass (about
+    a quarter of StochasticTimesSmooth's rsample + backward). Where the clamp is active
+    (``p < tiny``) the gradient is ``g / (2 sqrt(tiny))`` instead of 0; in ``b * sqrt(p)`` the
+    incoming ``g`` is 0 there, as ``b = 0`` when ``p = 0``."""
+
+    @staticmethod
+    def forward(p: torch.Tensor) -> torch.Tensor:
+        return p.clamp_min(torch.finfo(p.dtype).tiny).sqrt_()
+
+    @staticmethod
+    def setup_context(ctx, inputs, output) -> None:
+        ctx.save_for_backward(output)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
+        (s,) = ctx.saved_tensors
+        return grad / (2.0 * s)
+
+
 class StochasticTimesSmooth(TorchDistribution):
     r"""Stochastic-times-smooth unit: ``b sqrt(p)`` with ``b ~ Bernoulli(sqrt(p))``.
 
@@ -155,7 +176,7 @@ class StochasticTimesSmooth(TorchDistribution):
         # b * sqrt(p): no `where` on the random mask (branchy, ~1 ms at 4096 x 64) and no sqrt of
         # zeros (~7x slower than of p). The clamp keeps the sqrt's backward finite at p = 0,
         # where b = 0 (u * u < 0 never holds), so the value and gradient there are exactly 0.
-        return b * p.clamp_min(torch.finfo(p.dtype).tiny).sqrt()
+        return b * _TinyClampedSqrt.apply(p)
 
     def log_prob(self, value: torch.Tensor) -> torch.Tensor:
         if self._validate_args:
