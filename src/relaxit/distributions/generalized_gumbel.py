@@ -173,7 +173,7 @@ class GeneralizedGumbelSoftmaxNP(GeneralizedGumbelSoftmax):
         self.dist, self.eta = dist, eta
         super().__init__(
             values.to(log_mass.dtype),
-            logits=log_mass - log_mass.logsumexp(-1, keepdim=True),
+            logits=log_mass,  # renormalized over the kept values where needed (log_prob)
             tau=tau,
             hard=hard,
             validate_args=validate_args,
