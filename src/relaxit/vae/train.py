@@ -116,7 +116,13 @@ def train(config: VAEConfig) -> dict[str, Any]:
         if device.type == "cuda":
             torch.cuda.set_device(device)
     try:
-        return _train(c, world, rank, device)
+        metrics = _train(c, world, rank, device)
+        if world > 1:
+            # Tear down together: a gloo rank whose peer destroys the group while it is still
+            # busy (rank 0 writing its files) can abort at exit ("terminate called without an
+            # active exception"), seen about once in ten 2-process runs without this barrier.
+            dist.barrier()
+        return metrics
     finally:
         if world > 1 and dist.is_initialized():
             dist.destroy_process_group()
