@@ -77,8 +77,9 @@ class Estimated(LatentObjective):
     (m = 1). The estimator's ``temperature``, when it has one, follows the annealing schedule.
 
     An estimator with trainable parameters (REBAR's ``eta`` and ``log_temperature``, RELAX's
-    control network) is tuned as its paper does (Grathwohl et al. 2018, section 3.3; Tucker et
-    al. 2017, section 3.3): those parameters descend the variance surrogate of
+    control network) is tuned as their papers do (Tucker et al. 2017 adapt eta and the
+    temperature online; Grathwohl et al. 2018, section 3.3): those parameters descend the
+    variance surrogate of
     ``est.loss_and_variance``, while the model's parameters descend the loss, in one backward
     pass (so that DistributedDataParallel sees every gradient): the returned loss carries the
     extra term ``sum_p <p - p.detach(), dV/dp>``, zero in value, whose gradient is ``dV/dp`` for
