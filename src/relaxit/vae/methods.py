@@ -91,11 +91,13 @@ class Estimated(LatentObjective):
         self.estimator = estimator
         self.latent = latent
         self.anneal = anneal
-        self.tuned = (
-            [p for p in estimator.parameters() if p.requires_grad]
-            if isinstance(estimator, nn.Module)
-            else []
-        )
+
+    @property
+    def tuned(self) -> list[nn.Parameter]:
+        """The estimator's trainable parameters (none for most estimators)."""
+        if not isinstance(self.estimator, nn.Module):
+            return []
+        return [p for p in self.estimator.parameters() if p.requires_grad]
 
     def forward(self, logits: torch.Tensor, nll: NLL, n_samples: int, tau: float) -> torch.Tensor:
         if (
@@ -112,14 +114,13 @@ class Estimated(LatentObjective):
         control = getattr(self.estimator, "control", None)
         if isinstance(control, RelaxControl):
             control.f = nll
-        if not (self.tuned and torch.is_grad_enabled()):
+        tuned = self.tuned
+        if not (tuned and torch.is_grad_enabled()):
             return self.estimator(nll, dist, n_samples)
         loss, variance = self.estimator.loss_and_variance(nll, dist, n_samples)
-        grads = torch.autograd.grad(variance, self.tuned, retain_graph=True, allow_unused=True)
+        grads = torch.autograd.grad(variance, tuned, retain_graph=True, allow_unused=True)
         tuning = sum(
-            ((p - p.detach()) * g).sum()
-            for p, g in zip(self.tuned, grads, strict=True)
-            if g is not None
+            ((p - p.detach()) * g).sum() for p, g in zip(tuned, grads, strict=True) if g is not None
         )
         return loss + tuning
 
