@@ -80,6 +80,8 @@ class CorrelatedRelaxedBernoulli(TorchDistribution):
 
     with ``logit u_k = tau logit z_k - logit pi_k`` and ``x_k = Phi^{-1}(u_k)`` computed on the
     side of 1/2 where it is accurate (``Phi^{-1}(sigmoid(y)) = -Phi^{-1}(sigmoid(-y))``).
+    Coordinates at exactly 0 or 1 are evaluated at the nearest point the sampler returns
+    (``tiny``, ``1 - eps``): a finite value, never NaN.
 
     Args:
         pi: gate probabilities, shape ``(..., D)``; ``pi`` in {0, 1} is clamped to
@@ -171,6 +173,7 @@ class CorrelatedRelaxedBernoulli(TorchDistribution):
     def log_prob(self, value: torch.Tensor) -> torch.Tensor:
         if self._validate_args:
             self._validate_sample(value)
+        value = clamp_open_unit(value)  # exactly 0 or 1: the density at tiny / 1 - eps, not NaN
         tau = self.tau.unsqueeze(-1)
         marginals = binary_concrete_log_prob(value, self.logits, tau).sum(-1)
         logit_u = tau * (value.log() - torch.log1p(-value)) - self.logits

@@ -73,6 +73,11 @@ class GeneralizedGumbelSoftmax(ProbsOrLogits, TorchDistribution):
     def support(self):
         return constraints.one_hot if self.hard else constraints.simplex
 
+    @property
+    def has_enumerate_support(self) -> bool:
+        """``hard=True`` takes K one-hot values, which Pyro's ``TraceEnum_ELBO`` enumerates."""
+        return self.hard
+
     def expand(self, batch_shape, _instance=None):
         new = self._get_checked_instance(GeneralizedGumbelSoftmax, _instance)
         batch_shape = torch.Size(batch_shape)

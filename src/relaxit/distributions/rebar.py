@@ -41,6 +41,8 @@ class RebarRelaxation(TorchDistribution):
     (A widely used implementation scales the logit by ``1/lambda`` in the sampler but not in the
     density, so the two describe different laws; here both come from the formula above.)
     ``theta`` in {0, 1} is clamped to ``[eps, 1 - eps]`` as ``torch.distributions`` does.
+    ``log_prob`` at exactly 0 or 1 (in the declared support ``[0, 1]``) is the finite density at
+    the nearest point the sampler returns (``tiny``, ``1 - eps``), never NaN.
 
     Args:
         theta: Bernoulli probability, any shape.

@@ -242,6 +242,8 @@ class RelaxedBernoulliStraightThrough(TorchDistribution):
     ``getattr(x, "_unquantize", x)``:
     ``log tau + logsigmoid(t) + logsigmoid(-t) - log z - log(1-z)``, ``t = tau logit(z) - logits``.
     Unlike PyTorch's and Pyro's classes, ``temperature`` broadcasts with ``probs``/``logits``.
+    A value without ``_unquantize`` at exactly 0 or 1 (``log_prob(x.detach())``) gets the finite
+    density at the nearest point the sampler returns (``tiny``, ``1 - eps``), never NaN.
 
     Args:
         temperature: ``tau > 0``, broadcast with the probabilities.
