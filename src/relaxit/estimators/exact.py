@@ -14,8 +14,10 @@ from relaxit.estimators._protocol import Estimator, Objective, Problem, evaluate
 class Exact(Estimator):
     r"""Exact ``E[f(b)]`` and its gradient, by enumerating every value of the joint variable.
 
-    .. math:: \mathbb E_{b\sim p_\phi}[f(b)] = \sum_{b} p_\phi(b) f(b),\qquad
-        \nabla_\phi \mathbb E[f(b)] = \sum_b f(b)\,\nabla_\phi p_\phi(b).
+    $$
+    \mathbb E_{b\sim p_\phi}[f(b)] = \sum_{b} p_\phi(b) f(b),\qquad
+    \nabla_\phi \mathbb E[f(b)] = \sum_b f(b)\,\nabla_\phi p_\phi(b).
+    $$
 
     The joint variable of one item is everything after the first ``m`` batch dims (see the
     package docstring): ``D`` Bernoulli variables have ``2**D`` values, ``L`` categorical
@@ -36,12 +38,13 @@ class Exact(Estimator):
 
     Reference: the definition of the expectation; the ground truth of every estimator paper.
 
-    >>> import torch
-    >>> logits = torch.zeros(3, requires_grad=True)
-    >>> loss = Exact()(lambda b: b.sum(-1), torch.distributions.Bernoulli(logits=logits), 1)
-    >>> loss.backward()
-    >>> print(round(loss.item(), 6), logits.grad)
-    1.5 tensor([0.2500, 0.2500, 0.2500])
+    Examples:
+        >>> import torch
+        >>> logits = torch.zeros(3, requires_grad=True)
+        >>> loss = Exact()(lambda b: b.sum(-1), torch.distributions.Bernoulli(logits=logits), 1)
+        >>> loss.backward()
+        >>> print(round(loss.item(), 6), logits.grad)
+        1.5 tensor([0.2500, 0.2500, 0.2500])
     """
 
     def __init__(self, max_support: int = 2**16, chunk_size: int = 1024) -> None:
