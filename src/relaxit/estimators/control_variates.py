@@ -25,8 +25,10 @@ from relaxit.estimators.registry import register_estimator
 class _RelaxedControlVariate(Estimator):
     r"""Shared machinery of REBAR and RELAX (Grathwohl et al. 2018, eq. 8), in logit space:
 
-    .. math:: \hat g = \big(f(b) - c(\tilde z)\big)\,\nabla_\phi \log p(b)
-        + \nabla_\phi c(z) - \nabla_\phi c(\tilde z),
+    $$
+    \hat g = \big(f(b) - c(\tilde z)\big)\,\nabla_\phi \log p(b)
+    + \nabla_\phi c(z) - \nabla_\phi c(\tilde z),
+    $$
 
     ``z = phi + noise`` (logistic or Gumbel), ``b = H(z)``, ``z~ ~ p(z | b)`` reparameterised in
     ``phi`` (``Problem.conditional``), ``c`` evaluated at the relaxed samples
@@ -121,8 +123,10 @@ class REBAR(_RelaxedControlVariate):
     Tucker, Mnih, Maddison, Lawson & Sohl-Dickstein (2017), "REBAR: Low-variance, unbiased
     gradient estimates for discrete latent variable models", NeurIPS, eq. (5)-(6):
 
-    .. math:: \hat g = \big(f(b) - \eta f(\sigma_\lambda(\tilde z))\big)\nabla_\phi \log p(b)
-        + \eta\nabla_\phi f(\sigma_\lambda(z)) - \eta\nabla_\phi f(\sigma_\lambda(\tilde z)),
+    $$
+    \hat g = \big(f(b) - \eta f(\sigma_\lambda(\tilde z))\big)\nabla_\phi \log p(b)
+    + \eta\nabla_\phi f(\sigma_\lambda(z)) - \eta\nabla_\phi f(\sigma_\lambda(\tilde z)),
+    $$
 
     where ``z = phi + logistic noise`` (Bernoulli) or ``phi + Gumbel noise`` (categorical),
     ``b = H(z)``, ``z~ ~ p(z | b)`` by the conditional reparameterisation of Tucker et al.'s
@@ -143,13 +147,14 @@ class REBAR(_RelaxedControlVariate):
         temperature: initial ``lambda > 0``.
         eta: initial control-variate scale (a finite number).
 
-    >>> import torch
-    >>> logits = torch.zeros(3, requires_grad=True)
-    >>> dist = torch.distributions.Bernoulli(logits=logits)
-    >>> est = REBAR(temperature=0.5, eta=1.0)
-    >>> est(lambda b: (b - 0.45).pow(2).sum(-1), dist, n_samples=4).backward()
-    >>> logits.grad.shape
-    torch.Size([3])
+    Examples:
+        >>> import torch
+        >>> logits = torch.zeros(3, requires_grad=True)
+        >>> dist = torch.distributions.Bernoulli(logits=logits)
+        >>> est = REBAR(temperature=0.5, eta=1.0)
+        >>> est(lambda b: (b - 0.45).pow(2).sum(-1), dist, n_samples=4).backward()
+        >>> logits.grad.shape
+        torch.Size([3])
     """
 
     name = "rebar"
@@ -184,8 +189,10 @@ class RELAX(_RelaxedControlVariate):
     Grathwohl, Choi, Wu, Roeder & Duvenaud (2018), "Backpropagation through the void: optimizing
     control variates for black-box gradient estimation", ICLR, eq. (8) (discrete case):
 
-    .. math:: \hat g = \big(f(b) - c(\sigma_\lambda(\tilde z))\big)\nabla_\phi \log p(b)
-        + \nabla_\phi c(\sigma_\lambda(z)) - \nabla_\phi c(\sigma_\lambda(\tilde z)),
+    $$
+    \hat g = \big(f(b) - c(\sigma_\lambda(\tilde z))\big)\nabla_\phi \log p(b)
+    + \nabla_\phi c(\sigma_\lambda(z)) - \nabla_\phi c(\sigma_\lambda(\tilde z)),
+    $$
 
     with ``z``, ``b = H(z)``, ``z~ ~ p(z | b)`` and ``sigma_lambda`` as in :class:`REBAR`.
     ``control`` is a ``torch.nn.Module`` that takes relaxed samples shaped like ``b``,
@@ -212,16 +219,18 @@ class RELAX(_RelaxedControlVariate):
             default ``RelaxControl()``.
         temperature: initial ``lambda > 0`` of the relaxation fed to ``control``.
 
-    >>> import torch
-    >>> control = torch.nn.Sequential(torch.nn.Linear(3, 8), torch.nn.Tanh(), torch.nn.Linear(8, 1),
-    ...                               torch.nn.Flatten(-2))
-    >>> logits = torch.zeros(3, requires_grad=True)
-    >>> dist = torch.distributions.Bernoulli(logits=logits)
-    >>> est = RELAX(control)
-    >>> loss, variance = est.loss_and_variance(lambda b: (b - 0.45).pow(2).sum(-1), dist, 4)
-    >>> variance.backward(inputs=list(est.parameters()))
-    >>> loss.shape, est.log_temperature.grad.shape
-    (torch.Size([]), torch.Size([]))
+    Examples:
+        >>> import torch
+        >>> control = torch.nn.Sequential(
+        ...     torch.nn.Linear(3, 8), torch.nn.Tanh(), torch.nn.Linear(8, 1), torch.nn.Flatten(-2)
+        ... )
+        >>> logits = torch.zeros(3, requires_grad=True)
+        >>> dist = torch.distributions.Bernoulli(logits=logits)
+        >>> est = RELAX(control)
+        >>> loss, variance = est.loss_and_variance(lambda b: (b - 0.45).pow(2).sum(-1), dist, 4)
+        >>> variance.backward(inputs=list(est.parameters()))
+        >>> loss.shape, est.log_temperature.grad.shape
+        (torch.Size([]), torch.Size([]))
     """
 
     name = "relax"

@@ -24,8 +24,10 @@ from relaxit.estimators.registry import register_estimator
 class Exact(Estimator):
     r"""Exact ``E[f(b)]`` and its gradient, by enumerating every value of the joint variable.
 
-    .. math:: \mathbb E_{b\sim p_\phi}[f(b)] = \sum_{b} p_\phi(b) f(b),\qquad
-        \nabla_\phi \mathbb E[f(b)] = \sum_b f(b)\,\nabla_\phi p_\phi(b).
+    $$
+    \mathbb E_{b\sim p_\phi}[f(b)] = \sum_{b} p_\phi(b) f(b),\qquad
+    \nabla_\phi \mathbb E[f(b)] = \sum_b f(b)\,\nabla_\phi p_\phi(b).
+    $$
 
     The joint variable of one item is everything after the first ``m`` batch dims (see the
     package docstring): ``D`` Bernoulli variables have ``2**D`` values, ``L`` categorical
@@ -46,12 +48,13 @@ class Exact(Estimator):
 
     Reference: the definition of the expectation; the ground truth of every estimator paper.
 
-    >>> import torch
-    >>> logits = torch.zeros(3, requires_grad=True)
-    >>> loss = Exact()(lambda b: b.sum(-1), torch.distributions.Bernoulli(logits=logits), 1)
-    >>> loss.backward()
-    >>> print(round(loss.item(), 6), logits.grad)
-    1.5 tensor([0.2500, 0.2500, 0.2500])
+    Examples:
+        >>> import torch
+        >>> logits = torch.zeros(3, requires_grad=True)
+        >>> loss = Exact()(lambda b: b.sum(-1), torch.distributions.Bernoulli(logits=logits), 1)
+        >>> loss.backward()
+        >>> print(round(loss.item(), 6), logits.grad)
+        1.5 tensor([0.2500, 0.2500, 0.2500])
     """
 
     name = "exact"

@@ -28,8 +28,10 @@ class REINFORCE(Estimator):
     reinforcement learning", Machine Learning 8. With ``b_1..b_n ~ p_phi`` (``n = n_samples``)
     and a baseline ``c_i`` independent of ``b_i``:
 
-    .. math:: \hat g = \frac1n \sum_{i=1}^n \big(f(b_i) - c_i\big)\,\nabla_\phi \log p_\phi(b_i),
-        \qquad \nabla_\phi \log p_\phi(b) = b - \sigma(\phi)\ \text{or}\ b - \mathrm{softmax}(\phi).
+    $$
+    \hat g = \frac1n \sum_{i=1}^n \big(f(b_i) - c_i\big)\,\nabla_\phi \log p_\phi(b_i),
+    \qquad \nabla_\phi \log p_\phi(b) = b - \sigma(\phi)\ \text{or}\ b - \mathrm{softmax}(\phi).
+    $$
 
     Baselines:
 
@@ -51,13 +53,14 @@ class REINFORCE(Estimator):
         baseline: ``None``, a finite number, ``"loo"`` or ``"ema"``.
         decay: the moving average's decay in ``[0, 1)``, used by ``"ema"`` only.
 
-    >>> import torch
-    >>> logits = torch.zeros(3, requires_grad=True)
-    >>> dist = torch.distributions.Bernoulli(logits=logits)
-    >>> loss = REINFORCE(baseline="loo")(lambda b: (b - 0.45).pow(2).sum(-1), dist, n_samples=8)
-    >>> loss.backward()
-    >>> loss.shape, logits.grad.shape
-    (torch.Size([]), torch.Size([3]))
+    Examples:
+        >>> import torch
+        >>> logits = torch.zeros(3, requires_grad=True)
+        >>> dist = torch.distributions.Bernoulli(logits=logits)
+        >>> loss = REINFORCE(baseline="loo")(lambda b: (b - 0.45).pow(2).sum(-1), dist, n_samples=8)
+        >>> loss.backward()
+        >>> loss.shape, logits.grad.shape
+        (torch.Size([]), torch.Size([3]))
     """
 
     name = "reinforce"
