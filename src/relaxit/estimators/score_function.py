@@ -8,6 +8,8 @@ import torch
 from torch import Tensor
 
 from relaxit.estimators._protocol import (
+    BERNOULLI,
+    CATEGORICAL,
     Estimator,
     Objective,
     Problem,
@@ -15,8 +17,10 @@ from relaxit.estimators._protocol import (
     evaluate,
     right_pad,
 )
+from relaxit.estimators.registry import register_estimator
 
 
+@register_estimator
 class REINFORCE(Estimator):
     r"""Score-function (REINFORCE) estimator with an optional baseline.
 
@@ -59,6 +63,14 @@ class REINFORCE(Estimator):
         (torch.Size([]), torch.Size([3]))
     """
 
+    name = "reinforce"
+    families = (BERNOULLI, CATEGORICAL)
+    unbiased = True
+    evaluations_per_sample = 1
+    paper = "Williams 1992"
+    min_samples = 1
+    objective = "mean"
+
     def __init__(self, baseline: float | str | None = None, decay: float = 0.9) -> None:
         super().__init__()
         valid_number = isinstance(baseline, Real) and not isinstance(baseline, bool)
@@ -98,3 +110,7 @@ class REINFORCE(Estimator):
             self.ema = mean if self.ema is None else self.decay * previous + (1 - self.decay) * mean
             return previous
         return float(self.baseline)
+
+
+register_estimator(REINFORCE, name="reinforce-loo", baseline="loo")
+register_estimator(REINFORCE, name="reinforce-ema", baseline="ema")
