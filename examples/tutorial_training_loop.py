@@ -26,7 +26,7 @@ import torch
 from torch import nn
 from torch.distributions import Bernoulli
 
-from relaxit.estimators import REBAR, RELAX, DisARM, GumbelSoftmax
+from relaxit.estimators import REBAR, RELAX, DisARM, GumbelSoftmax, RelaxControl
 
 
 def make_data(n: int, dim: int, clusters: int, generator: torch.Generator) -> torch.Tensor:
@@ -59,28 +59,13 @@ class BinaryAutoencoder(nn.Module):
         return (self.decoder(b) - x).pow(2).sum(-1).mean().item()
 
 
-class RelaxControl(nn.Module):
-    """RELAX's control variate as Grathwohl et al. (2018, section 3.3) build it for their
-    models: c(z) = f(z) + r(z), the objective at the relaxed sample plus a small network r,
-    (S, B, bits) -> (S, B). `f` is this minibatch's objective, bound before each step; r starts
-    at zero, so RELAX starts as REBAR with eta = 1."""
-
-    def __init__(self, bits: int, hidden: int = 32):
-        super().__init__()
-        self.r = nn.Sequential(nn.Linear(bits, hidden), nn.Tanh(), nn.Linear(hidden, 1))
-        nn.init.zeros_(self.r[-1].weight)
-        nn.init.zeros_(self.r[-1].bias)
-        self.f = None
-
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return self.f(z) + self.r(z).squeeze(-1)
-
-
 def make_estimator(name: str, bits: int) -> nn.Module:
     if name == "rebar":
         return REBAR(temperature=0.5, eta=1.0)
     if name == "relax":
-        return RELAX(RelaxControl(bits), temperature=0.5)
+        # The paper's control c(z) = f(z) + r(z) (Grathwohl et al. 2018, section 3.3), r an MLP
+        # of the item's `bits` relaxed values; n_joint builds r now, before the optimizer.
+        return RELAX(RelaxControl(n_joint=bits), temperature=0.5)
     if name == "gumbel-softmax":
         return GumbelSoftmax(temperature=1.0, hard=True)
     if name == "disarm":
@@ -92,8 +77,6 @@ def training_loss(model, estimator, x: torch.Tensor, n_samples: int) -> torch.Te
     """The scalar to call .backward() on, for the model and the estimator together."""
     dist = Bernoulli(logits=model.encoder(x))  # batch_shape (B, bits)
     f = model.objective(x)
-    if isinstance(getattr(estimator, "control", None), RelaxControl):
-        estimator.control.f = f
     tuned = [p for p in estimator.parameters() if p.requires_grad]
     if not tuned:  # REINFORCE, ARM, DisARM, Gumbel-Softmax, ...: just the estimator's loss
         return estimator(f, dist, n_samples).mean()
@@ -104,7 +87,9 @@ def training_loss(model, estimator, x: torch.Tensor, n_samples: int) -> torch.Te
     # estimator on the variance (one backward also keeps DistributedDataParallel happy).
     loss, variance = estimator.loss_and_variance(f, dist, n_samples)
     grads = torch.autograd.grad(variance, tuned, retain_graph=True, allow_unused=True)
-    tuning = sum((p - p.detach()).mul(g).sum() for p, g in zip(tuned, grads) if g is not None)
+    tuning = sum(
+        (p - p.detach()).mul(g).sum() for p, g in zip(tuned, grads, strict=True) if g is not None
+    )
     return loss.mean() + tuning
 
 
@@ -147,13 +132,16 @@ def train(
                 extra = f"  temperature {est.temperature:.3f}"
             print(f"step {step + 1:4d}  loss {loss.item():8.3f}{extra}")
     final = model.reconstruction_error(test)
-    print(f"{estimator}: test error {initial:.2f} -> {final:.2f} (data variance {test.var(0).sum():.2f})")
-    return {"initial": initial, "final": final, "variance": test.var(0).sum().item(), "est": est}
+    variance = test.var(0).sum().item()
+    print(f"{estimator}: test error {initial:.2f} -> {final:.2f} (data variance {variance:.2f})")
+    return {"initial": initial, "final": final, "variance": variance, "estimator": est}
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--estimator", default="rebar", choices=["rebar", "relax", "gumbel-softmax", "disarm"])
+    parser.add_argument(
+        "--estimator", default="rebar", choices=["rebar", "relax", "gumbel-softmax", "disarm"]
+    )
     parser.add_argument("--steps", type=int, default=400)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
