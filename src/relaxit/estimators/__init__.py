@@ -27,18 +27,26 @@ from relaxit.estimators.antithetic import ARM, DisARM
 from relaxit.estimators.control_variates import REBAR, RELAX
 from relaxit.estimators.diagnostics import gradient_samples
 from relaxit.estimators.exact import Exact
+from relaxit.estimators.gapped import GST
+from relaxit.estimators.muprop import MuProp
 from relaxit.estimators.relaxed import GumbelRao, GumbelSoftmax, ReinMax, StraightThrough
 from relaxit.estimators.score_function import REINFORCE
+from relaxit.estimators.vimco import VIMCO
+from relaxit.estimators.zgr import ZGR
 
 __all__ = [
     "ARM",
+    "GST",
     "REBAR",
     "REINFORCE",
     "RELAX",
+    "VIMCO",
+    "ZGR",
     "DisARM",
     "Exact",
     "GumbelRao",
     "GumbelSoftmax",
+    "MuProp",
     "ReinMax",
     "StraightThrough",
     "gradient_samples",
