@@ -15,25 +15,24 @@ import torch
 from bound_problems import DTYPE, PROBLEMS, Problem, z_test_bound
 from torch import nn
 
-from relaxit.estimators import REINFORCE, Exact, MuProp, gradient_samples
+from relaxit.estimators import REINFORCE, Exact, LearnedBaseline, MuProp, gradient_samples
 
 Z = 5.0
 N_RUNS = 4000
 
 
 class LogitBaseline(nn.Module):
-    """A fixed random MLP of each item's (detached) logits -> one value per item."""
+    """A fixed random MLP of each item's flattened logits ``items + (J,)`` -> ``items``."""
 
     def __init__(self, problem: Problem, hidden: int = 8):
         super().__init__()
         torch.manual_seed(7)
-        self.n_trailing = problem.n_trailing
         n_in = math.prod(problem.joint) * (problem.k or 1)
         self.net = nn.Sequential(nn.Linear(n_in, hidden), nn.Tanh(), nn.Linear(hidden, 1))
         self.net.to(DTYPE)
 
     def forward(self, phi: torch.Tensor) -> torch.Tensor:
-        return self.net(phi.flatten(phi.dim() - self.n_trailing)).squeeze(-1)
+        return self.net(phi).squeeze(-1)
 
 
 def estimators(problem: Problem) -> dict[str, nn.Module]:
@@ -132,29 +131,30 @@ def test_muprop_with_f_not_differentiable_at_the_mean_is_reinforce_with_f_mu():
 
 
 def test_learned_baseline_trains_on_its_squared_error_and_lowers_the_variance():
-    """NVIL: descending ``loss_and_variance``'s error fits c(phi) to E[f] per item; the
-    estimator's variance then drops well below plain REINFORCE's."""
+    """NVIL: descending ``loss_and_variance``'s error fits c(phi) to E[f] per item. The error
+    then nears its floor, sum_items Var f (computed exactly), from E[f^2] at the zero start;
+    the estimator's variance drops well below plain REINFORCE's (measured: 0.46 vs 1.14)."""
     torch.manual_seed(6)
     problem = Problem("items", "bernoulli", (8,), (3,))
     logits = problem.logits()
-    baseline = nn.Sequential(nn.Flatten(-1), nn.Linear(3, 16), nn.Tanh(), nn.Linear(16, 1))
-    baseline = baseline.to(DTYPE)
-    est = REINFORCE(baseline=lambda phi: baseline(phi).squeeze(-1))
-    opt = torch.optim.Adam(baseline.parameters(), lr=0.05)
+    est = REINFORCE(baseline=LearnedBaseline(n_inputs=3, hidden=16))
+    opt = torch.optim.Adam(est.parameters(), lr=0.05)
     x = logits.clone().requires_grad_(True)
-    first = None
     for _ in range(300):
         _, error = est.loss_and_variance(problem.f, problem.make_dist(x), 4)
         opt.zero_grad()
         error.backward()
         opt.step()
-        first = error.item() if first is None else first
     assert x.grad is None  # the error sends nothing to the distribution
-    assert error.item() < 0.5 * first
+    mean = Exact()(problem.f, problem.make_dist(logits), 1)
+    start = Exact()(lambda b: problem.f(b) ** 2, problem.make_dist(logits), 1).sum()
+    floor = start - mean.pow(2).sum()
+    _, error = est.loss_and_variance(problem.f, problem.make_dist(logits), 20000)
+    assert error < floor + 0.1 * (start - floor), (error.item(), floor.item(), start.item())
     args = (problem.f, problem.make_dist, logits, 4, N_RUNS)
     trained = gradient_samples(est, *args).var(0).sum()
     plain = gradient_samples(REINFORCE(), *args).var(0).sum()
-    assert trained < 0.5 * plain, (trained.item(), plain.item())
+    assert trained < 0.6 * plain, (trained.item(), plain.item())
 
 
 def test_baseline_errors():
@@ -165,6 +165,12 @@ def test_baseline_errors():
 
     with pytest.raises(ValueError, match="one value per item"):
         REINFORCE(baseline=lambda phi: phi)(f, dist, 2)
+    seen = []
+    REINFORCE(baseline=lambda phi: seen.append(phi.shape) or phi.sum(-1))(f, dist, 2)
+    assert seen == [(2, 3)]  # each item's logits, flattened
+    nvil = REINFORCE(baseline="learned")
+    assert isinstance(nvil.baseline, LearnedBaseline)
+    assert nvil(f, dist, 2).shape == (2,)
     with pytest.raises(TypeError, match="learned"):
         REINFORCE(baseline="loo").loss_and_variance(f, dist, 2)
     with pytest.raises(ValueError, match="callable"):
@@ -177,7 +183,7 @@ def test_baseline_errors():
 @pytest.mark.parametrize("family", ["bernoulli", "categorical"])
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 def test_extreme_logits_stay_finite(family, dtype):
-    for est in (MuProp(), REINFORCE(baseline=lambda phi: phi.sum(-1))):
+    for est in (MuProp(), REINFORCE(baseline="learned")):
         logits = torch.tensor([[-50.0, 50.0, 0.0]], dtype=dtype, requires_grad=True)
         dist = (
             torch.distributions.Bernoulli(logits=logits)

@@ -6,6 +6,7 @@ import torch
 from torch import Tensor
 
 from relaxit.estimators._protocol import (
+    BERNOULLI,
     CATEGORICAL,
     Estimator,
     Objective,
@@ -15,8 +16,10 @@ from relaxit.estimators._protocol import (
     right_pad,
     sum_joint,
 )
+from relaxit.estimators.registry import register_estimator
 
 
+@register_estimator
 class MuProp(Estimator):
     r"""MuProp: the likelihood-ratio estimator with a Taylor-expansion control variate.
 
@@ -26,12 +29,14 @@ class MuProp(Estimator):
     ``f`` at ``mu`` (held fixed), the control variate is the first-order Taylor expansion of
     ``f`` around ``mu``, whose expectation is known in closed form:
 
-    .. math:: \hat g = \frac1n\sum_{i=1}^n \big(f(b_i) - f(\mu) - f'(\mu)^\top(b_i - \mu)\big)
-        \nabla_\phi \log p_\phi(b_i) \;+\; \Big(\frac{\partial \mu}{\partial \phi}\Big)^{\!\top}
-        f'(\mu),
+    $$
+    \hat g = \frac1n\sum_{i=1}^n \big(f(b_i) - f(\mu) - f'(\mu)^\top(b_i - \mu)\big)
+    \nabla_\phi \log p_\phi(b_i) \;+\; \Big(\frac{\partial \mu}{\partial \phi}\Big)^{\!\top}
+    f'(\mu),
+    $$
 
-    because :math:`\mathbb E[f'(\mu)^\top (b - \mu)\,\nabla_\phi \log p_\phi(b)]
-    = (\partial\mu/\partial\phi)^\top f'(\mu)`. The inner products run over the joint variable
+    because $\mathbb E[f'(\mu)^\top (b - \mu)\,\nabla_\phi \log p_\phi(b)]
+    = (\partial\mu/\partial\phi)^\top f'(\mu)$. The inner products run over the joint variable
     of each item.
 
     **Unbiased** for every ``f`` (``f(mu)`` and ``f'(mu)`` do not depend on the samples), with
@@ -44,13 +49,22 @@ class MuProp(Estimator):
     the mean of ``f`` over the ``n_samples`` discrete samples (it also carries ``f``'s own
     gradient, from those samples only).
 
-    >>> import torch
-    >>> logits = torch.zeros(3, requires_grad=True)
-    >>> dist = torch.distributions.Bernoulli(logits=logits)
-    >>> MuProp()(lambda b: (b - 0.45).pow(2).sum(-1), dist, n_samples=4).backward()
-    >>> logits.grad.shape
-    torch.Size([3])
+    Examples:
+        >>> import torch
+        >>> logits = torch.zeros(3, requires_grad=True)
+        >>> dist = torch.distributions.Bernoulli(logits=logits)
+        >>> MuProp()(lambda b: (b - 0.45).pow(2).sum(-1), dist, n_samples=4).backward()
+        >>> logits.grad.shape
+        torch.Size([3])
     """
+
+    name = "muprop"
+    families = (BERNOULLI, CATEGORICAL)
+    unbiased = True
+    evaluations_per_sample = None  # n_samples + 1 rows: the samples and the mean
+    paper = "Gu, Levine, Sutskever & Mnih 2016"
+    min_samples = 1
+    objective = "mean"
 
     def _loss(self, f: Objective, problem: Problem, n_samples: int) -> Tensor:
         phi = problem.phi

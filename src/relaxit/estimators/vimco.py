@@ -8,6 +8,8 @@ import torch
 from torch import Tensor
 
 from relaxit.estimators._protocol import (
+    BERNOULLI,
+    CATEGORICAL,
     Estimator,
     Objective,
     Problem,
@@ -15,10 +17,12 @@ from relaxit.estimators._protocol import (
     evaluate,
     right_pad,
 )
+from relaxit.estimators.registry import register_estimator
 
 _BASELINES = ("geometric", "arithmetic", None)
 
 
+@register_estimator
 class VIMCO(Estimator):
     r"""VIMCO: the multi-sample bound's gradient with a per-sample leave-one-out baseline.
 
@@ -26,25 +30,29 @@ class VIMCO(Estimator):
     Unlike the other estimators, ``f`` returns **log-weights** ``log w(b)`` and the loss is the
     multi-sample bound of each item,
 
-    .. math:: \hat L(b_{1:n}) = \log\frac1n\sum_{k=1}^n w(b_k),\qquad b_k \sim p_\phi
-        \text{ independently},
+    $$
+    \hat L(b_{1:n}) = \log\frac1n\sum_{k=1}^n w(b_k),\qquad b_k \sim p_\phi
+    \text{ independently},
+    $$
 
     (with ``log w = log p(x, b) - log q(b | x)`` it is the IWAE bound, Burda et al. 2016). Its
     gradient w.r.t. the distribution's logits is estimated by
 
-    .. math:: \hat g = \sum_{j=1}^n \big(\hat L(b_{1:n}) - \hat L_{-j}\big)
-        \nabla_\phi \log p_\phi(b_j),\qquad
-        \hat L_{-j} = \log\frac1n\Big(\sum_{k\ne j} w(b_k) + \hat w_{-j}\Big),
+    $$
+    \hat g = \sum_{j=1}^n \big(\hat L(b_{1:n}) - \hat L_{-j}\big)
+    \nabla_\phi \log p_\phi(b_j),\qquad
+    \hat L_{-j} = \log\frac1n\Big(\sum_{k\ne j} w(b_k) + \hat w_{-j}\Big),
+    $$
 
     where ``w_{-j}`` stands in for ``w(b_j)`` using the other samples only: their geometric mean
     ``exp(mean_{k != j} log w(b_k))`` (``baseline="geometric"``, the paper's choice, eq. 10) or
     their arithmetic mean (``"arithmetic"``). ``baseline=None`` drops ``L_{-j}``: the plain
     REINFORCE estimator of the bound (its high-variance reference). The gradient w.r.t.
     parameters *inside* ``f`` (a decoder; also ``log q`` when ``f`` computes it from the same
-    logits) is the pathwise one, :math:`\sum_k \tilde w_k \nabla \log w(b_k)` with normalised
+    logits) is the pathwise one, $\sum_k \tilde w_k \nabla \log w(b_k)$ with normalised
     weights ``w~_k``, carried by the loss value through autograd.
 
-    **Unbiased for the gradient of** :math:`\mathbb E[\hat L]` (``L_{-j}`` never depends on
+    **Unbiased for the gradient of** $\mathbb E[\hat L]$ (``L_{-j}`` never depends on
     ``b_j``); this is not the gradient of ``log E[w]``. Note the sum over ``j``: the estimate is
     the gradient of the ``n``-sample bound, not an average over ``n`` single-sample estimates.
     **Cost**: one evaluation of ``f`` per sample (one call on all ``n_samples``), ``O(n^2)``
@@ -55,18 +63,24 @@ class VIMCO(Estimator):
     Args:
         baseline: ``"geometric"`` (default), ``"arithmetic"`` or ``None``.
 
-    >>> import torch
-    >>> logits = torch.zeros(3, requires_grad=True)
-    >>> dist = torch.distributions.Bernoulli(logits=logits)
-    >>> log_w = lambda b: -(b - 0.45).pow(2).sum(-1)
-    >>> bound = VIMCO()(log_w, dist, n_samples=4)
-    >>> bound.backward()
-    >>> bound.shape, logits.grad.shape
-    (torch.Size([]), torch.Size([3]))
+    Examples:
+        >>> import torch
+        >>> logits = torch.zeros(3, requires_grad=True)
+        >>> dist = torch.distributions.Bernoulli(logits=logits)
+        >>> log_w = lambda b: -(b - 0.45).pow(2).sum(-1)
+        >>> bound = VIMCO()(log_w, dist, n_samples=4)
+        >>> bound.backward()
+        >>> bound.shape, logits.grad.shape
+        (torch.Size([]), torch.Size([3]))
     """
 
-    objective = "log-mean-exp"
+    name = "vimco"
+    families = (BERNOULLI, CATEGORICAL)
+    unbiased = True
+    evaluations_per_sample = 1
+    paper = "Mnih & Rezende 2016"
     min_samples = 2
+    objective = "log-mean-exp"
 
     def __init__(self, baseline: str | None = "geometric") -> None:
         super().__init__()
@@ -102,3 +116,6 @@ class VIMCO(Estimator):
             stand_in = (log_w.sum(0) - log_w) / (n - 1)
         table = torch.where(eye, stand_in.unsqueeze(1), table)  # log w_j -> its stand-in
         return torch.logsumexp(table, 1) - math.log(n)
+
+
+register_estimator(VIMCO, name="reinforce-bound", baseline=None)

@@ -5,10 +5,12 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from relaxit.estimators._protocol import Problem
+from relaxit.estimators._protocol import BERNOULLI, CATEGORICAL, Problem
+from relaxit.estimators.registry import register_estimator
 from relaxit.estimators.relaxed import _PathwiseEstimator
 
 
+@register_estimator
 class ZGR(_PathwiseEstimator):
     r"""ZGR ("Gumbel-Rao at zero temperature").
 
@@ -17,13 +19,15 @@ class ZGR(_PathwiseEstimator):
     the straight-through Jacobian and the DARN Jacobian (Gregor et al. 2014). ``f`` receives the
     sample ``b ~ p_phi`` carrying that Jacobian:
 
-    .. math:: x = b + d - \mathrm{sg}(d),\qquad
-        d = \tfrac12\big(p + \mathrm{sg}(b - p)\,\log p_b\big),
-        \qquad p = \mathrm{softmax}(\phi),
+    $$
+    x = b + d - \mathrm{sg}(d),\qquad
+    d = \tfrac12\big(p + \mathrm{sg}(b - p)\,\log p_b\big),
+    \qquad p = \mathrm{softmax}(\phi),
+    $$
 
-    i.e. :math:`\partial x/\partial\phi = \tfrac12\big(\partial p/\partial\phi + (b - p)
-    \nabla_\phi \log p_b^\top\big)`. For Bernoulli (the two-class case) this is
-    :math:`\partial x/\partial\phi = \tfrac12\,\sigma\big((1 - 2b)\,\phi\big)`, i.e.
+    i.e. $\partial x/\partial\phi = \tfrac12\big(\partial p/\partial\phi + (b - p)
+    \nabla_\phi \log p_b^\top\big)$. For Bernoulli (the two-class case) this is
+    $\partial x/\partial\phi = \tfrac12\,\sigma\big((1 - 2b)\,\phi\big)$, i.e.
     ``(1 - p) / 2`` at ``b = 1`` and ``p / 2`` at ``b = 0``.
 
     **Biased** in general, but **exact in expectation when ``f`` is a polynomial of degree at
@@ -32,14 +36,23 @@ class ZGR(_PathwiseEstimator):
     hyper-parameters, no temperature; ``f`` must be differentiable. **Cost**: one evaluation of
     ``f`` per sample. The loss value is the mean of ``f`` at the discrete samples.
 
-    >>> import torch
-    >>> logits = torch.zeros(4, requires_grad=True)
-    >>> dist = torch.distributions.OneHotCategorical(logits=logits)
-    >>> f = lambda b: (b * torch.arange(4.0)).sum(-1)
-    >>> ZGR()(f, dist, n_samples=8).backward()
-    >>> logits.grad.shape
-    torch.Size([4])
+    Examples:
+        >>> import torch
+        >>> logits = torch.zeros(4, requires_grad=True)
+        >>> dist = torch.distributions.OneHotCategorical(logits=logits)
+        >>> f = lambda b: (b * torch.arange(4.0)).sum(-1)
+        >>> ZGR()(f, dist, n_samples=8).backward()
+        >>> logits.grad.shape
+        torch.Size([4])
     """
+
+    name = "zgr"
+    families = (BERNOULLI, CATEGORICAL)
+    unbiased = False
+    evaluations_per_sample = 1
+    paper = "Shekhovtsov 2023"
+    min_samples = 1
+    objective = "mean"
 
     def _sample(self, problem: Problem, n: int) -> Tensor:
         phi = problem.phi
