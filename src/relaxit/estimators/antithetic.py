@@ -15,6 +15,7 @@ from relaxit.estimators._protocol import (
     right_pad,
     uniform,
 )
+from relaxit.estimators.registry import register_estimator
 
 
 def _antithetic_pair(f: Objective, problem: Problem, n: int) -> tuple[Tensor, ...]:
@@ -31,6 +32,7 @@ def _antithetic_pair(f: Objective, problem: Problem, n: int) -> tuple[Tensor, ..
     return u, b, b_anti, out[:n], out[n:], out.mean(0), m
 
 
+@register_estimator
 class ARM(Estimator):
     r"""Augment-REINFORCE-Merge estimator for Bernoulli variables.
 
@@ -57,7 +59,13 @@ class ARM(Estimator):
         torch.Size([3])
     """
 
+    name = "arm"
     families = (BERNOULLI,)
+    unbiased = True
+    evaluations_per_sample = 2
+    paper = "Yin & Zhou 2019"
+    min_samples = 1
+    objective = "mean"
 
     def _loss(self, f: Objective, problem: Problem, n_samples: int) -> Tensor:
         u, _, _, f_b, f_anti, value, m = _antithetic_pair(f, problem, n_samples)
@@ -65,6 +73,7 @@ class ARM(Estimator):
         return attach(value, (diff * (u - 0.5)).mean(0), problem.phi, m)
 
 
+@register_estimator
 class DisARM(Estimator):
     r"""DisARM: ARM Rao-Blackwellised over the antithetic pair, for Bernoulli variables.
 
@@ -91,7 +100,13 @@ class DisARM(Estimator):
         torch.Size([3])
     """
 
+    name = "disarm"
     families = (BERNOULLI,)
+    unbiased = True
+    evaluations_per_sample = 2
+    paper = "Dong, Mnih & Tucker 2020"
+    min_samples = 1
+    objective = "mean"
 
     def _loss(self, f: Objective, problem: Problem, n_samples: int) -> Tensor:
         _, b, b_anti, f_b, f_anti, value, m = _antithetic_pair(f, problem, n_samples)

@@ -8,6 +8,7 @@ import torch
 from torch import Tensor, nn
 
 from relaxit.estimators._protocol import (
+    BERNOULLI,
     CATEGORICAL,
     Estimator,
     Objective,
@@ -17,6 +18,8 @@ from relaxit.estimators._protocol import (
     evaluate,
     right_pad,
 )
+from relaxit.estimators.controls import ObjectiveControl, RelaxControl
+from relaxit.estimators.registry import register_estimator
 
 
 class _RelaxedControlVariate(Estimator):
@@ -113,6 +116,7 @@ class _RelaxedControlVariate(Estimator):
         return attach(value, grad.detach(), problem.phi, m), grad.pow(2).sum()
 
 
+@register_estimator
 class REBAR(_RelaxedControlVariate):
     r"""REBAR: REINFORCE with the relaxed objective as a reparameterised control variate.
 
@@ -153,6 +157,14 @@ class REBAR(_RelaxedControlVariate):
         torch.Size([3])
     """
 
+    name = "rebar"
+    families = (BERNOULLI, CATEGORICAL)
+    unbiased = True
+    evaluations_per_sample = 3
+    paper = "Tucker et al. 2017"
+    min_samples = 1
+    objective = "mean"
+
     def __init__(self, temperature: float = 0.5, eta: float = 1.0) -> None:
         super().__init__()
         check_temperature(temperature)
@@ -170,6 +182,7 @@ class REBAR(_RelaxedControlVariate):
         return out[:n], eta * out[n : 2 * n], eta * out[2 * n :], m
 
 
+@register_estimator
 class RELAX(_RelaxedControlVariate):
     r"""RELAX: REINFORCE with a learned, reparameterised control variate ``c``.
 
@@ -185,19 +198,25 @@ class RELAX(_RelaxedControlVariate):
     ``control`` is a ``torch.nn.Module`` that takes relaxed samples shaped like ``b``,
     ``(S,) + batch_shape + event_shape``, and returns ``(S,) + batch_shape[:m]`` like ``f``
     (it must not mix items: item ``i``'s value may depend only on item ``i``'s sample; its
-    inputs have the logits' dtype and device, so move it there, e.g. ``control.double()``). The
-    paper's choice ``c = f(sigma_lambda(z)) + r_rho(z)`` is a control that closes over ``f``.
+    inputs have the logits' dtype and device, so move it there, e.g. ``control.double()``).
+    The paper's choice ``c = f(sigma_lambda(z)) + r_rho(z)`` is :class:`RelaxControl`, the
+    default: a control derived from :class:`ObjectiveControl` is called as
+    ``control(z, f(z))``, ``f`` being evaluated at the relaxed samples in the same call of ``f``
+    as the discrete ones.
 
-    **Unbiased** for every control and temperature; ``f`` may be a black box (it is only
-    evaluated at discrete samples). **Cost**: one evaluation of ``f`` per sample (one call on
-    ``n_samples`` samples) plus two of ``control`` (one call on ``2 * n_samples``). The loss
-    value is the mean of ``f`` over the ``n_samples`` discrete samples.
+    **Unbiased** for every control and temperature. With a plain control ``f`` may be a black
+    box (it is only evaluated at discrete samples); **cost**: one evaluation of ``f`` per sample
+    (one call on ``n_samples`` samples) plus two of ``control`` (one call on ``2 * n_samples``).
+    With an :class:`ObjectiveControl` (the default) ``f`` must accept relaxed inputs and is
+    evaluated three times per sample, in one call on ``cat([b, sigma(z), sigma(z~)])``, like
+    :class:`REBAR`. The loss value is the mean of ``f`` over the ``n_samples`` discrete samples.
 
     Tuning: the control's parameters and ``log_temperature`` are trained by minimising the
     variance surrogate of :meth:`loss_and_variance` (the loss sends them no gradient).
 
     Args:
-        control: the control variate ``c`` (an ``nn.Module``, registered as a sub-module).
+        control: the control variate ``c`` (an ``nn.Module``, registered as a sub-module);
+            default ``RelaxControl()``.
         temperature: initial ``lambda > 0`` of the relaxation fed to ``control``.
 
     Examples:
@@ -214,20 +233,35 @@ class RELAX(_RelaxedControlVariate):
         (torch.Size([]), torch.Size([]))
     """
 
-    def __init__(self, control: nn.Module, temperature: float = 0.5) -> None:
+    name = "relax"
+    families = (BERNOULLI, CATEGORICAL)
+    unbiased = True
+    evaluations_per_sample = 3  # with the default control; 1 with a control that ignores f
+    paper = "Grathwohl et al. 2018"
+    min_samples = 1
+    objective = "mean"
+
+    def __init__(self, control: nn.Module | None = None, temperature: float = 0.5) -> None:
         super().__init__()
+        control = RelaxControl() if control is None else control
         if not isinstance(control, nn.Module):
             raise TypeError(f"control must be a torch.nn.Module, got {type(control).__name__}")
         check_temperature(temperature)
         self.control = control
+        self.evaluations_per_sample = 3 if isinstance(control, ObjectiveControl) else 1
         self.log_temperature = nn.Parameter(torch.tensor(float(temperature)).log())
 
     def _values(
         self, f: Objective, b: Tensor, relaxed: Tensor, relaxed_tilde: Tensor, problem: Problem
     ) -> tuple[Tensor, Tensor, Tensor, int]:
         n = b.shape[0]
-        f_b, m = evaluate(f, b, problem)
-        c = self.control(torch.cat([relaxed, relaxed_tilde]))
+        z = torch.cat([relaxed, relaxed_tilde])
+        if isinstance(self.control, ObjectiveControl):
+            out, m = evaluate(f, torch.cat([b, z]), problem)
+            f_b, c = out[:n], self.control(z, out[n:])
+        else:
+            f_b, m = evaluate(f, b, problem)
+            c = self.control(z)
         if not isinstance(c, Tensor) or c.shape != (2 * n, *f_b.shape[1:]):
             got = tuple(c.shape) if isinstance(c, Tensor) else type(c).__name__
             raise ValueError(

@@ -8,9 +8,19 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from relaxit.estimators._protocol import Estimator, Objective, Problem, evaluate, sum_joint
+from relaxit.estimators._protocol import (
+    BERNOULLI,
+    CATEGORICAL,
+    Estimator,
+    Objective,
+    Problem,
+    evaluate,
+    sum_joint,
+)
+from relaxit.estimators.registry import register_estimator
 
 
+@register_estimator
 class Exact(Estimator):
     r"""Exact ``E[f(b)]`` and its gradient, by enumerating every value of the joint variable.
 
@@ -46,6 +56,15 @@ class Exact(Estimator):
         >>> print(round(loss.item(), 6), logits.grad)
         1.5 tensor([0.2500, 0.2500, 0.2500])
     """
+
+    name = "exact"
+    families = (BERNOULLI, CATEGORICAL)
+    unbiased = True
+    exact = True
+    evaluations_per_sample = None  # the support's size, not a multiple of n_samples
+    paper = "exhaustive enumeration (the ground truth)"
+    min_samples = 1
+    objective = "mean"
 
     def __init__(self, max_support: int = 2**16, chunk_size: int = 1024) -> None:
         super().__init__()

@@ -6,12 +6,15 @@ import torch
 from torch import Tensor
 
 from relaxit.estimators._protocol import (
+    BERNOULLI,
+    CATEGORICAL,
     Estimator,
     Objective,
     Problem,
     check_temperature,
     evaluate,
 )
+from relaxit.estimators.registry import register_estimator
 
 
 class _PathwiseEstimator(Estimator):
@@ -43,6 +46,7 @@ class _Tempered(_PathwiseEstimator):
         self._temperature = check_temperature(value)
 
 
+@register_estimator
 class StraightThrough(_PathwiseEstimator):
     r"""Straight-through estimator: the discrete sample forward, the identity backward.
 
@@ -68,11 +72,20 @@ class StraightThrough(_PathwiseEstimator):
         torch.Size([3])
     """
 
+    name = "straight-through"
+    families = (BERNOULLI, CATEGORICAL)
+    unbiased = False
+    evaluations_per_sample = 1
+    paper = "Bengio, Léonard & Courville 2013"
+    min_samples = 1
+    objective = "mean"
+
     def _sample(self, problem: Problem, n: int) -> Tensor:
         p = problem.probs(problem.phi)
         return problem.sample(n) + (p - p.detach())
 
 
+@register_estimator
 class GumbelSoftmax(_Tempered):
     r"""Gumbel-Softmax / Concrete relaxation, and its straight-through variant (``hard=True``).
 
@@ -107,6 +120,14 @@ class GumbelSoftmax(_Tempered):
         torch.Size([4])
     """
 
+    name = "gumbel-softmax"
+    families = (BERNOULLI, CATEGORICAL)
+    unbiased = False
+    evaluations_per_sample = 1
+    paper = "Jang et al. 2017; Maddison et al. 2017"
+    min_samples = 1
+    objective = "mean"
+
     def __init__(self, temperature: float = 1.0, hard: bool = False) -> None:
         super().__init__(temperature)
         self.hard = bool(hard)
@@ -118,6 +139,10 @@ class GumbelSoftmax(_Tempered):
         return problem.hard(z.detach()) + (y - y.detach()) if self.hard else y
 
 
+register_estimator(GumbelSoftmax, name="st-gumbel-softmax", hard=True)
+
+
+@register_estimator
 class GumbelRao(_Tempered):
     r"""Gumbel-Rao: straight-through Gumbel-Softmax Rao-Blackwellised over the noise.
 
@@ -152,6 +177,14 @@ class GumbelRao(_Tempered):
         torch.Size([4])
     """
 
+    name = "gumbel-rao"
+    families = (BERNOULLI, CATEGORICAL)
+    unbiased = False
+    evaluations_per_sample = 1
+    paper = "Paulus, Maddison & Krause 2021"
+    min_samples = 1
+    objective = "mean"
+
     def __init__(self, temperature: float = 1.0, n_rao: int = 10) -> None:
         super().__init__(temperature)
         if isinstance(n_rao, bool) or not isinstance(n_rao, int) or n_rao < 1:
@@ -167,6 +200,7 @@ class GumbelRao(_Tempered):
         return b + (y - y.detach())
 
 
+@register_estimator
 class ReinMax(_Tempered):
     r"""ReinMax: a second-order (Heun's method) straight-through estimator.
 
@@ -197,6 +231,14 @@ class ReinMax(_Tempered):
         >>> logits.grad.shape
         torch.Size([4])
     """
+
+    name = "reinmax"
+    families = (BERNOULLI, CATEGORICAL)
+    unbiased = False
+    evaluations_per_sample = 1
+    paper = "Liu et al. 2023"
+    min_samples = 1
+    objective = "mean"
 
     def __init__(self, temperature: float = 1.0) -> None:
         super().__init__(temperature)
