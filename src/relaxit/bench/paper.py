@@ -140,7 +140,7 @@ def run_paper(
 ) -> dict[str, Any]:
     """Run every (cell, seed) not finished yet; rewrite the results after each run. Returns the
     results dict (see `paper_markdown`)."""
-    from relaxit.vae.train import CHECKPOINT, train
+    from relaxit.vae.train import CHECKPOINT, resolve, train
 
     if name not in PRESETS:
         raise ValueError(f"unknown preset {name!r}; valid presets: {', '.join(PRESETS)}")
@@ -180,7 +180,9 @@ def run_paper(
     }
 
     def wanted(variant: str, method: str, seed: int) -> dict[str, Any]:
-        return preset_config(f"{name}:{variant}", method=method, seed=seed, **settings).to_dict()
+        """The resolved settings (method defaults filled in), as a run's metrics record them."""
+        cfg = preset_config(f"{name}:{variant}", method=method, seed=seed, **settings)
+        return resolve(cfg).to_dict()
 
     defaults = VAEConfig().to_dict()
 
