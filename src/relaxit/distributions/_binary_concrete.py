@@ -76,7 +76,14 @@ def logistic_log_density_sum(t: torch.Tensor) -> torch.Tensor:
 def binary_concrete_log_prob(
     value: torch.Tensor, logits: torch.Tensor, temperature: torch.Tensor
 ) -> torch.Tensor:
-    """Log-density of Binary Concrete(logits, temperature) at ``value`` in (0, 1) (Lebesgue)."""
+    """Log-density of Binary Concrete(logits, temperature) at ``value`` in [0, 1] (Lebesgue).
+
+    At exactly 0 or 1 (a hard straight-through value, say) the density's limit is ``+inf`` for
+    ``temperature < 1``, ``0`` for ``temperature > 1``; the value is first moved to the nearest
+    point the sampler can return (`clamp_open_unit`: ``tiny``, ``1 - eps``), so the result is the
+    finite density there, as torch's ``clamp_probs`` does, never NaN.
+    """
+    value = clamp_open_unit(value)
     log_z = value.log()
     log_1mz = torch.log1p(-value)
     t = temperature * (log_z - log_1mz) - logits

@@ -13,6 +13,8 @@ from torch.distributions import constraints
 from relaxit.distributions._categorical import ProbsOrLogits, logits_from
 from relaxit.distributions._gumbel import gumbel_like
 
+_INT_DTYPES = (torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64)
+
 MAX_EXACT_K = 12
 """Largest subset size whose set probability `GumbelSoftmaxTopK.log_prob` computes exactly."""
 
@@ -84,13 +86,14 @@ class GumbelSoftmaxTopK(ProbsOrLogits, TorchDistribution):
     Shapes: ``probs``/``logits`` ``(*batch, n)``; ``rsample(sample_shape)`` is
     ``sample_shape + batch + (n,)``; ``log_prob`` is ``sample_shape + batch``.
 
-    >>> import torch
-    >>> d = GumbelSoftmaxTopK(logits=torch.zeros(5), K=2)
-    >>> x = d.rsample((3,))
-    >>> x.shape, x.sum(-1).tolist()
-    (torch.Size([3, 5]), [2.0, 2.0, 2.0])
-    >>> round(d.log_prob(x[0]).exp().item(), 4)  # 1 / C(5, 2)
-    0.1
+    Examples:
+        >>> import torch
+        >>> d = GumbelSoftmaxTopK(logits=torch.zeros(5), K=2)
+        >>> x = d.rsample((3,))
+        >>> x.shape, x.sum(-1).tolist()
+        (torch.Size([3, 5]), [2.0, 2.0, 2.0])
+        >>> round(d.log_prob(x[0]).exp().item(), 4)  # 1 / C(5, 2)
+        0.1
     """
 
     arg_constraints: ClassVar[dict[str, constraints.Constraint]] = {
@@ -103,6 +106,8 @@ class GumbelSoftmaxTopK(ProbsOrLogits, TorchDistribution):
     def __init__(self, probs=None, logits=None, K=1, tau=0.1, hard=True, validate_args=None):
         tensor, is_probs = logits_from(probs, logits, type(self).__name__)
         n = tensor.shape[-1]
+        if torch.is_tensor(K) and K.dim() == 0 and K.dtype in _INT_DTYPES:
+            K = int(K)  # an integer 0-dim tensor, e.g. torch.tensor(5)
         if isinstance(K, bool) or not isinstance(K, int) or not 1 <= K <= n:
             raise ValueError(f"GumbelSoftmaxTopK: `K` must be an int in [1, {n}], got {K!r}")
         tau = (

@@ -8,6 +8,8 @@ import torch
 from torch import Tensor
 
 from relaxit.estimators._protocol import (
+    BERNOULLI,
+    CATEGORICAL,
     Estimator,
     Objective,
     Problem,
@@ -15,8 +17,10 @@ from relaxit.estimators._protocol import (
     evaluate,
     right_pad,
 )
+from relaxit.estimators.registry import register_estimator
 
 
+@register_estimator
 class REINFORCE(Estimator):
     r"""Score-function (REINFORCE) estimator with an optional baseline.
 
@@ -24,8 +28,10 @@ class REINFORCE(Estimator):
     reinforcement learning", Machine Learning 8. With ``b_1..b_n ~ p_phi`` (``n = n_samples``)
     and a baseline ``c_i`` independent of ``b_i``:
 
-    .. math:: \hat g = \frac1n \sum_{i=1}^n \big(f(b_i) - c_i\big)\,\nabla_\phi \log p_\phi(b_i),
-        \qquad \nabla_\phi \log p_\phi(b) = b - \sigma(\phi)\ \text{or}\ b - \mathrm{softmax}(\phi).
+    $$
+    \hat g = \frac1n \sum_{i=1}^n \big(f(b_i) - c_i\big)\,\nabla_\phi \log p_\phi(b_i),
+    \qquad \nabla_\phi \log p_\phi(b) = b - \sigma(\phi)\ \text{or}\ b - \mathrm{softmax}(\phi).
+    $$
 
     Baselines:
 
@@ -47,14 +53,23 @@ class REINFORCE(Estimator):
         baseline: ``None``, a finite number, ``"loo"`` or ``"ema"``.
         decay: the moving average's decay in ``[0, 1)``, used by ``"ema"`` only.
 
-    >>> import torch
-    >>> logits = torch.zeros(3, requires_grad=True)
-    >>> dist = torch.distributions.Bernoulli(logits=logits)
-    >>> loss = REINFORCE(baseline="loo")(lambda b: (b - 0.45).pow(2).sum(-1), dist, n_samples=8)
-    >>> loss.backward()
-    >>> loss.shape, logits.grad.shape
-    (torch.Size([]), torch.Size([3]))
+    Examples:
+        >>> import torch
+        >>> logits = torch.zeros(3, requires_grad=True)
+        >>> dist = torch.distributions.Bernoulli(logits=logits)
+        >>> loss = REINFORCE(baseline="loo")(lambda b: (b - 0.45).pow(2).sum(-1), dist, n_samples=8)
+        >>> loss.backward()
+        >>> loss.shape, logits.grad.shape
+        (torch.Size([]), torch.Size([3]))
     """
+
+    name = "reinforce"
+    families = (BERNOULLI, CATEGORICAL)
+    unbiased = True
+    evaluations_per_sample = 1
+    paper = "Williams 1992"
+    min_samples = 1
+    objective = "mean"
 
     def __init__(self, baseline: float | str | None = None, decay: float = 0.9) -> None:
         super().__init__()
@@ -95,3 +110,7 @@ class REINFORCE(Estimator):
             self.ema = mean if self.ema is None else self.decay * previous + (1 - self.decay) * mean
             return previous
         return float(self.baseline)
+
+
+register_estimator(REINFORCE, name="reinforce-loo", baseline="loo")
+register_estimator(REINFORCE, name="reinforce-ema", baseline="ema")

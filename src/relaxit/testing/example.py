@@ -21,7 +21,9 @@ class Example:
         dist_class: the class under test.
         params: keyword arguments of the constructor. Floating-point tensors among them are the
             differentiable parameters: the kit casts them to other dtypes/devices and makes them
-            require grad. Python numbers, ints and other objects are passed unchanged.
+            require grad. A distribution-valued parameter (``GeneralizedGumbelSoftmaxNP``'s
+            ``dist``) is rebuilt with its tensor parameters cast. Python numbers, ints and other
+            objects are passed unchanged.
         law: what ``log_prob`` describes, so the kit knows how to test samples against it:
 
             * ``"continuous"``: a density w.r.t. Lebesgue measure on ``dist.support`` (through
@@ -109,6 +111,8 @@ class Example:
                     v.requires_grad_(True)
             elif torch.is_tensor(v) and device is not None:
                 v = v.to(device)
+            elif isinstance(v, Distribution):
+                v = _cast_distribution(v, dtype, device)
             out[k] = v
         out.update(overrides or {})
         return out
@@ -134,6 +138,18 @@ class Example:
         if validate_args is not None:
             kwargs["validate_args"] = validate_args
         return self.dist_class(**kwargs)
+
+
+def _cast_distribution(
+    dist: Distribution, dtype: torch.dtype | None, device: torch.device | str | None
+) -> Distribution:
+    """A distribution-valued parameter rebuilt with its float parameters cast (no grad)."""
+    kwargs = {
+        k: getattr(dist, k).to(dtype=dtype or getattr(dist, k).dtype, device=device)
+        for k in dist.arg_constraints
+        if k in dist.__dict__ and torch.is_tensor(getattr(dist, k))
+    }
+    return type(dist)(**kwargs)
 
 
 def constraint_event_dim(constraint: constraints.Constraint) -> int:

@@ -98,10 +98,11 @@ def train(config: VAEConfig) -> dict[str, Any]:
     takes every ``world_size``-th image of each global batch (DistributedSampler-style), DDP
     averages the gradients, and the metrics are summed over ranks.
 
-    >>> m = train(VAEConfig(dataset="digits", steps=3, bits=8, hidden=16, batch_size=50,
-    ...                     eval_samples=4, quiet=True, out="/tmp/relaxit-vae-doc"))
-    >>> m["steps"], m["examples_seen"], sorted(m["final"])
-    (3, 150, ['eval_examples', 'eval_samples', 'test_neg_elbo', 'test_neg_iw_bound'])
+    Examples:
+        >>> m = train(VAEConfig(dataset="digits", steps=3, bits=8, hidden=16, batch_size=50,
+        ...                     eval_samples=4, quiet=True, out="/tmp/relaxit-vae-doc"))
+        >>> m["steps"], m["examples_seen"], sorted(m["final"])
+        (3, 150, ['eval_examples', 'eval_samples', 'test_neg_elbo', 'test_neg_iw_bound'])
     """
     c = resolve(config)
     world, rank, local_rank = _dist_env()

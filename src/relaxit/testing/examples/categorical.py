@@ -3,11 +3,12 @@
 import itertools
 
 import torch
-from pyro.distributions import OneHotCategorical
+from pyro.distributions import OneHotCategorical, Poisson
 
 from relaxit.distributions import (
     DecoupledStraightThroughGumbelSoftmax,
     GeneralizedGumbelSoftmax,
+    GeneralizedGumbelSoftmaxNP,
     GumbelSoftmaxTopK,
     RelaxedOneHotCategoricalStraightThrough,
 )
@@ -252,5 +253,28 @@ EXAMPLES = (
             "tau": torch.tensor(0.5),
         },
         statistical=False,
+    ),
+    # ------------------------------------------------ generalized, from a torch law
+    Example(
+        "GeneralizedGumbelSoftmaxNP/poisson-eta",
+        GeneralizedGumbelSoftmaxNP,
+        # Poisson(1) truncated to its smallest prefix of mass 0.9: values {0, 1, 2}.
+        {
+            "dist": Poisson(torch.tensor([1.0, 0.7])),
+            "values": torch.arange(12.0),
+            "tau": torch.tensor(0.6),
+            "eta": 0.9,
+        },
+    ),
+    Example(
+        "GeneralizedGumbelSoftmaxNP/geometric-hard",
+        GeneralizedGumbelSoftmaxNP,
+        {
+            "dist": torch.distributions.Geometric(torch.tensor(0.5)),
+            "values": torch.arange(4.0),
+            "tau": torch.tensor(0.5),
+            "hard": True,
+        },
+        law="discrete",
     ),
 )
