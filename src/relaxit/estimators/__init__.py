@@ -46,6 +46,9 @@ from relaxit.estimators._protocol import (
     uniform,
 )
 from relaxit.estimators.antithetic import ARM, DisARM
+from relaxit.estimators.arms import ARMS
+from relaxit.estimators.arsm import ARSM
+from relaxit.estimators.carms import CARMS
 from relaxit.estimators.control_variates import REBAR, RELAX
 from relaxit.estimators.controls import ObjectiveControl, RelaxControl
 from relaxit.estimators.diagnostics import gradient_samples
@@ -53,10 +56,15 @@ from relaxit.estimators.exact import Exact
 from relaxit.estimators.registry import RegisteredEstimator, register_estimator
 from relaxit.estimators.relaxed import GumbelRao, GumbelSoftmax, ReinMax, StraightThrough
 from relaxit.estimators.score_function import REINFORCE
+from relaxit.estimators.sum_and_sample import SumAndSample
+from relaxit.estimators.unordered_set import UnorderedSet
 
 __all__ = [
     "ARM",
+    "ARMS",
+    "ARSM",
     "BERNOULLI",
+    "CARMS",
     "CATEGORICAL",
     "OBJECTIVES",
     "REBAR",
@@ -74,6 +82,8 @@ __all__ = [
     "ReinMax",
     "RelaxControl",
     "StraightThrough",
+    "SumAndSample",
+    "UnorderedSet",
     "attach",
     "check_temperature",
     "evaluate",

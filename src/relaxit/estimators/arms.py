@@ -16,15 +16,17 @@ from relaxit.estimators._protocol import (
     evaluate,
     right_pad,
 )
+from relaxit.estimators.registry import register_estimator
 
 
+@register_estimator
 class ARMS(Estimator):
     r"""Antithetic-REINFORCE-Multi-Sample estimator for Bernoulli variables.
 
     Dimitriev & Zhou (2021), "ARMS: Antithetic-REINFORCE-Multi-Sample gradient for binary
-    variables", ICML, with the Dirichlet copula (the paper also has a Gaussian one). Per variable, with
-    ``p = sigmoid(phi)`` and ``q = min(p, 1 - p) = sigmoid(-|phi|)`` (the rarer value), ``n``
-    uniforms ``u_1..u_n`` come from the Dirichlet copula (``u_i = (1 - d_i)^(n-1)``,
+    variables", ICML, with the Dirichlet copula (the paper also has a Gaussian one). Per
+    variable, with ``p = sigmoid(phi)`` and ``q = min(p, 1 - p) = sigmoid(-|phi|)`` (the rarer
+    value), ``n`` uniforms ``u_1..u_n`` come from the Dirichlet copula (``u_i = (1 - d_i)^(n-1)``,
     ``d ~ Dirichlet(1_n)``), which makes them mutually antithetic; the rarer value is taken
     where ``u_i < q``, so each ``b_i`` is exactly Bernoulli(p) but two samples rarely share it.
     The estimator is leave-one-out REINFORCE corrected for the correlation ``rho`` of two

@@ -17,6 +17,7 @@ from relaxit.estimators._protocol import (
     evaluate,
     uniform,
 )
+from relaxit.estimators.registry import register_estimator
 
 
 @cache
@@ -33,6 +34,7 @@ def _swaps(k: int) -> tuple[Tensor, Tensor]:
     return perms, slot
 
 
+@register_estimator
 class ARSM(Estimator):
     r"""Augment-REINFORCE-Swap-Merge estimator for categorical variables.
 

@@ -16,8 +16,10 @@ from relaxit.estimators._protocol import (
     evaluate,
     right_pad,
 )
+from relaxit.estimators.registry import register_estimator
 
 
+@register_estimator
 class CARMS(Estimator):
     r"""Categorical-Antithetic-REINFORCE-Multi-Sample estimator.
 
@@ -83,7 +85,7 @@ class CARMS(Estimator):
         log_pi = log_q_sorted - torch.logcumsumexp(log_q_sorted.flip(-1), -1).flip(-1)
         log_pi = log_pi[..., :-1]  # the last stick always stops
         stops = log_uniforms(n, tuple(log_pi.shape), phi) < log_pi
-        stops = torch.cat([stops, stops.new_ones(stops.shape[:-1] + (1,))], -1)
+        stops = torch.cat([stops, stops.new_ones((*stops.shape[:-1], 1))], -1)
         rank = stops.to(torch.uint8).argmax(-1)  # first stick that stops, (n,) + batch
         category = order.expand(n, *order.shape).gather(-1, rank.unsqueeze(-1)).squeeze(-1)
         b = F.one_hot(category, k).to(phi.dtype)
@@ -93,7 +95,9 @@ class CARMS(Estimator):
         ratio = diagonal_ratio(log_pi, n)  # C(pi, pi) / pi
         both_continue = torch.log1p(pi * (ratio - 2))  # log P(u, u' >= pi) = log(1 - 2pi + C)
         step = 2 * torch.log1p(-pi) - both_continue
-        before = torch.cumsum(step, -1) - step
+        # exclusive cumulative sum by shifting (a step of +inf, where two samples cannot both
+        # pass a stick, must not reach the sticks before it as inf - inf)
+        before = torch.cat([torch.zeros_like(step[..., :1]), step[..., :-1].cumsum(-1)], -1)
         log_w = before + torch.log1p(-pi) - torch.log1p(-ratio)
         log_w = torch.cat([log_w, torch.zeros_like(log_w[..., :1])], -1)  # index k-1: unused
 

@@ -1,4 +1,4 @@
-"""Sum-and-sample: REINFORCE Rao-Blackwellized over the most probable categories (Liu et al. 2019)."""
+"""Sum-and-sample: REINFORCE Rao-Blackwellized over the most probable categories (Liu et al.)."""
 
 from __future__ import annotations
 
@@ -15,8 +15,10 @@ from relaxit.estimators._protocol import (
     evaluate,
     uniform,
 )
+from relaxit.estimators.registry import register_estimator
 
 
+@register_estimator
 class SumAndSample(Estimator):
     r"""Sum-and-sample REINFORCE: the top categories summed exactly, the rest sampled.
 
@@ -65,6 +67,7 @@ class SumAndSample(Estimator):
     paper = "Liu et al. 2019"
     min_samples = 1
     objective = "mean"
+    joint_variables = False
 
     def __init__(self, n_summed: int = 1) -> None:
         super().__init__()

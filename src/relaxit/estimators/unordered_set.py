@@ -1,4 +1,4 @@
-"""The unordered set estimator: k distinct categories drawn without replacement (Kool et al. 2020)."""
+"""The unordered set estimator: distinct categories drawn without replacement (Kool et al.)."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from relaxit.estimators._protocol import (
     evaluate,
     uniform,
 )
+from relaxit.estimators.registry import register_estimator
 
 MAX_SAMPLES = 16
 """Largest set size: the set probabilities enumerate all ``2^k`` subsets of the drawn set."""
@@ -63,6 +64,7 @@ def _log_set_probabilities(log_q: Tensor, members: Tensor) -> Tensor:
     return j
 
 
+@register_estimator
 class UnorderedSet(Estimator):
     r"""The unordered set estimator with its built-in baseline, for categorical variables.
 
@@ -112,6 +114,7 @@ class UnorderedSet(Estimator):
     paper = "Kool, van Hoof & Welling 2020"
     min_samples = 2
     objective = "mean"
+    joint_variables = False
 
     def _loss(self, f: Objective, problem: Problem, n_samples: int) -> Tensor:
         phi = problem.phi.detach()
