@@ -53,11 +53,15 @@ from relaxit.estimators.control_variates import REBAR, RELAX
 from relaxit.estimators.controls import ObjectiveControl, RelaxControl
 from relaxit.estimators.diagnostics import gradient_samples
 from relaxit.estimators.exact import Exact
+from relaxit.estimators.gapped import GST
+from relaxit.estimators.muprop import MuProp
 from relaxit.estimators.registry import RegisteredEstimator, register_estimator
 from relaxit.estimators.relaxed import GumbelRao, GumbelSoftmax, ReinMax, StraightThrough
-from relaxit.estimators.score_function import REINFORCE
+from relaxit.estimators.score_function import REINFORCE, LearnedBaseline
 from relaxit.estimators.sum_and_sample import SumAndSample
 from relaxit.estimators.unordered_set import UnorderedSet
+from relaxit.estimators.vimco import VIMCO
+from relaxit.estimators.zgr import ZGR
 
 __all__ = [
     "ARM",
@@ -66,15 +70,20 @@ __all__ = [
     "BERNOULLI",
     "CARMS",
     "CATEGORICAL",
+    "GST",
     "OBJECTIVES",
     "REBAR",
     "REINFORCE",
     "RELAX",
+    "VIMCO",
+    "ZGR",
     "DisARM",
     "Estimator",
     "Exact",
     "GumbelRao",
     "GumbelSoftmax",
+    "LearnedBaseline",
+    "MuProp",
     "Objective",
     "ObjectiveControl",
     "Problem",
