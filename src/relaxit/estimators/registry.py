@@ -14,12 +14,13 @@ The protocol and unbiasedness tests, ``relaxit bench estimators``, ``relaxit ben
 ``relaxit vae --list-methods`` and the README/docs tables all read `entries()`, so a registered
 estimator appears in each of them without further edits.
 
->>> from relaxit.estimators import registry
->>> entry = registry.get("reinforce-loo")
->>> entry.config, entry.unbiased, entry.evaluations_per_sample
-("REINFORCE(baseline='loo')", True, 1)
->>> "disarm" in registry.names()
-True
+Examples:
+    >>> from relaxit.estimators import registry
+    >>> entry = registry.get("reinforce-loo")
+    >>> entry.config, entry.unbiased, entry.evaluations_per_sample
+    ("REINFORCE(baseline='loo')", True, 1)
+    >>> "disarm" in registry.names()
+    True
 """
 
 from __future__ import annotations
