@@ -5,7 +5,9 @@ variables", ICML, section 3: with ``d ~ Dirichlet(1, ..., 1)`` over ``n`` coordi
 ``u_i = (1 - d_i)^(n - 1)`` is U(0, 1) for each ``i`` (``1 - d_i ~ Beta(n - 1, 1)``), and the
 ``u_i`` are negatively dependent: two of them fall below ``x`` together with probability
 
-.. math:: C(x, x) = \max\big(2 x^{1/(n-1)} - 1,\ 0\big)^{n-1},
+$$
+C(x, x) = \max\big(2 x^{1/(n-1)} - 1,\ 0\big)^{n-1},
+$$
 
 the bivariate copula of any pair (zero for ``x < 2^{-(n-1)}``: small events never co-occur).
 """

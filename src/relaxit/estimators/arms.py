@@ -32,9 +32,11 @@ class ARMS(Estimator):
     The estimator is leave-one-out REINFORCE corrected for the correlation ``rho`` of two
     samples:
 
-    .. math:: \hat g_\phi = \frac{1}{(n-1)(1-\rho)} \sum_{i=1}^n
-        \Big(f(b_i) - \frac1n\sum_{j} f(b_j)\Big)(b_i - p),\qquad
-        \frac{1}{1-\rho} = \frac{p(1-p)}{q - C(q, q)} = \frac{\sigma(|\phi|)}{1 - C(q,q)/q},
+    $$
+    \hat g_\phi = \frac{1}{(n-1)(1-\rho)} \sum_{i=1}^n
+    \Big(f(b_i) - \frac1n\sum_{j} f(b_j)\Big)(b_i - p),\qquad
+    \frac{1}{1-\rho} = \frac{p(1-p)}{q - C(q, q)} = \frac{\sigma(|\phi|)}{1 - C(q,q)/q},
+    $$
 
     with ``C(q, q) = max(2 q^(1/(n-1)) - 1, 0)^(n-1)`` the probability that two of the uniforms
     fall below ``q``. It is unbiased because ``E[b_i - p | b_j] = rho (b_j - p)`` for a binary
@@ -48,12 +50,13 @@ class ARMS(Estimator):
     hyper-parameters. The loss value is the mean of ``f`` over the ``n_samples`` discrete
     samples (each exactly Bernoulli(sigmoid(phi))), shape ``batch_shape[:m]``.
 
-    >>> import torch
-    >>> logits = torch.zeros(3, requires_grad=True)
-    >>> dist = torch.distributions.Bernoulli(logits=logits)
-    >>> ARMS()(lambda b: (b - 0.45).pow(2).sum(-1), dist, n_samples=4).backward()
-    >>> logits.grad.shape
-    torch.Size([3])
+    Examples:
+        >>> import torch
+        >>> logits = torch.zeros(3, requires_grad=True)
+        >>> dist = torch.distributions.Bernoulli(logits=logits)
+        >>> ARMS()(lambda b: (b - 0.45).pow(2).sum(-1), dist, n_samples=4).backward()
+        >>> logits.grad.shape
+        torch.Size([3])
     """
 
     name = "arms"

@@ -44,8 +44,10 @@ class ARSM(Estimator):
     softmax(phi))`` (a Gumbel-max sample). Swapping entries ``c`` and ``j`` of ``varpi`` gives the
     pseudo action ``z^{c<->j}`` (``z^{c<->c} = z``); with ``fbar^j = (1/K) sum_m f(z^{m<->j})``,
 
-    .. math:: \hat g_{\phi_c} = \sum_{j=1}^K \big(f(z^{c\leftrightarrow j}) - \bar f^{j}\big)
-        \Big(\frac1K - \varpi_j\Big),
+    $$
+    \hat g_{\phi_c} = \sum_{j=1}^K \big(f(z^{c\leftrightarrow j}) - \bar f^{j}\big)
+    \Big(\frac1K - \varpi_j\Big),
+    $$
 
     averaged over ``n_samples`` independent ``varpi``. It is the augment-REINFORCE estimator
     ``f(z)(1 - K varpi_c)`` averaged over the ``K`` swaps (each swap leaves the Dirichlet
@@ -61,13 +63,14 @@ class ARSM(Estimator):
     every evaluated action (each is ``Categorical(softmax(phi))`` distributed), shape
     ``batch_shape[:m]``.
 
-    >>> import torch
-    >>> logits = torch.zeros(2, 4, requires_grad=True)
-    >>> dist = torch.distributions.OneHotCategorical(logits=logits)
-    >>> f = lambda b: (b @ torch.arange(4.0) - 1.2).pow(2)
-    >>> ARSM()(f, dist, n_samples=2).sum().backward()
-    >>> logits.grad.shape
-    torch.Size([2, 4])
+    Examples:
+        >>> import torch
+        >>> logits = torch.zeros(2, 4, requires_grad=True)
+        >>> dist = torch.distributions.OneHotCategorical(logits=logits)
+        >>> f = lambda b: (b @ torch.arange(4.0) - 1.2).pow(2)
+        >>> ARSM()(f, dist, n_samples=2).sum().backward()
+        >>> logits.grad.shape
+        torch.Size([2, 4])
     """
 
     name = "arsm"

@@ -29,9 +29,11 @@ class CARMS(Estimator):
     leave-one-out REINFORCE is kept unbiased by importance weights, the ratio of the
     independent to the antithetic pair probability:
 
-    .. math:: \hat g_\phi = \frac{1}{n(n-1)} \sum_{i \ne j}
-        w(z_i, z_j)\,\big(f(z_i) - f(z_j)\big)\,(e_{z_i} - q),\qquad
-        w(a, b) = \frac{q_a q_b}{P(z_i = a, z_j = b)}\ (a \ne b).
+    $$
+    \hat g_\phi = \frac{1}{n(n-1)} \sum_{i \ne j}
+    w(z_i, z_j)\,\big(f(z_i) - f(z_j)\big)\,(e_{z_i} - q),\qquad
+    w(a, b) = \frac{q_a q_b}{P(z_i = a, z_j = b)}\ (a \ne b).
+    $$
 
     Its mean is ``sum_{a, b} q_a q_b (f(a) - f(b)) (e_a - q) = grad E[f]``: pairs with
     ``z_i = z_j`` cancel between ``(i, j)`` and ``(j, i)``, so only ``a != b`` needs
@@ -46,8 +48,10 @@ class CARMS(Estimator):
     from the Dirichlet copula of ARMS (independent sticks). With ``C_k = C(pi_k, pi_k)`` that
     copula's diagonal, the weight of a pair whose smaller sorted position is ``r`` is
 
-    .. math:: w_r = \prod_{k<r} \frac{(1-\pi_k)^2}{1 - 2\pi_k + C_k}\cdot
-        \frac{\pi_r(1-\pi_r)}{\pi_r - C_r},
+    $$
+    w_r = \prod_{k<r} \frac{(1-\pi_k)^2}{1 - 2\pi_k + C_k}\cdot
+    \frac{\pi_r(1-\pi_r)}{\pi_r - C_r},
+    $$
 
     so for two categories CARMS is exactly ARMS. The paper's experiments mostly use an
     inverse-CDF sampler whose pair probability is averaged over orderings and whose weights the
@@ -59,13 +63,14 @@ class CARMS(Estimator):
     loss value is the mean of ``f`` over the ``n_samples`` discrete samples, shape
     ``batch_shape[:m]``.
 
-    >>> import torch
-    >>> logits = torch.zeros(2, 4, requires_grad=True)
-    >>> dist = torch.distributions.OneHotCategorical(logits=logits)
-    >>> f = lambda b: (b @ torch.arange(4.0) - 1.2).pow(2)
-    >>> CARMS()(f, dist, n_samples=4).sum().backward()
-    >>> logits.grad.shape
-    torch.Size([2, 4])
+    Examples:
+        >>> import torch
+        >>> logits = torch.zeros(2, 4, requires_grad=True)
+        >>> dist = torch.distributions.OneHotCategorical(logits=logits)
+        >>> f = lambda b: (b @ torch.arange(4.0) - 1.2).pow(2)
+        >>> CARMS()(f, dist, n_samples=4).sum().backward()
+        >>> logits.grad.shape
+        torch.Size([2, 4])
     """
 
     name = "carms"

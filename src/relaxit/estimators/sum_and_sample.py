@@ -28,8 +28,10 @@ class SumAndSample(Estimator):
     mass, and ``z_1..z_n`` are drawn from ``q`` restricted to the rest (Gumbel-max with the
     summed categories masked):
 
-    .. math:: \hat g_\phi = \frac1n\sum_{i=1}^n\Big[\sum_{c\in C} q_c\,(f(c) - b_i)(e_c - q)
-        + q_R\,\big(f(z_i) - b_i\big)(e_{z_i} - q)\Big],
+    $$
+    \hat g_\phi = \frac1n\sum_{i=1}^n\Big[\sum_{c\in C} q_c\,(f(c) - b_i)(e_c - q)
+    + q_R\,\big(f(z_i) - b_i\big)(e_{z_i} - q)\Big],
+    $$
 
     the paper's Rao-Blackwellization of REINFORCE (``e_z - q`` is the gradient of ``log q_z``
     w.r.t. the logits). Its mean is ``sum_z q_z f(z) (e_z - q)``, the exact gradient, for any
@@ -51,13 +53,14 @@ class SumAndSample(Estimator):
     Args:
         n_summed: number of most probable categories summed exactly.
 
-    >>> import torch
-    >>> logits = torch.zeros(2, 5, requires_grad=True)
-    >>> dist = torch.distributions.OneHotCategorical(logits=logits)
-    >>> f = lambda b: (b @ torch.arange(5.0) - 1.2).pow(2)
-    >>> SumAndSample(n_summed=2)(f, dist, n_samples=2).sum().backward()
-    >>> logits.grad.shape
-    torch.Size([2, 5])
+    Examples:
+        >>> import torch
+        >>> logits = torch.zeros(2, 5, requires_grad=True)
+        >>> dist = torch.distributions.OneHotCategorical(logits=logits)
+        >>> f = lambda b: (b @ torch.arange(5.0) - 1.2).pow(2)
+        >>> SumAndSample(n_summed=2)(f, dist, n_samples=2).sum().backward()
+        >>> logits.grad.shape
+        torch.Size([2, 5])
     """
 
     name = "sum-and-sample"

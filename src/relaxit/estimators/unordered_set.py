@@ -74,12 +74,16 @@ class UnorderedSet(Estimator):
     replacement (Gumbel top-k), ``p(S)`` its probability as an unordered set and
     ``p^{D\s}(S\s)`` that of ``S`` without ``s`` when ``s`` is removed from the categories:
 
-    .. math:: \hat g_\phi = \sum_{s\in S} q_s R(S, s)\Big(f(s) - \sum_{s'\in S} q_{s'}
-        R^{D\setminus s}(S, s') f(s')\Big)(e_s - q),
+    $$
+    \hat g_\phi = \sum_{s\in S} q_s R(S, s)\Big(f(s) - \sum_{s'\in S} q_{s'}
+    R^{D\setminus s}(S, s') f(s')\Big)(e_s - q),
+    $$
 
-    .. math:: R(S, s) = \frac{p^{D\setminus s}(S\setminus s)}{p(S)},\qquad
-        R^{D\setminus s}(S, s') = \frac{p^{D\setminus\{s, s'\}}(S\setminus\{s, s'\})}
-        {p^{D\setminus s}(S\setminus s)}\ (R^{D\setminus s}(S, s) = 1),
+    $$
+    R(S, s) = \frac{p^{D\setminus s}(S\setminus s)}{p(S)},\qquad
+    R^{D\setminus s}(S, s') = \frac{p^{D\setminus\{s, s'\}}(S\setminus\{s, s'\})}
+    {p^{D\setminus s}(S\setminus s)}\ (R^{D\setminus s}(S, s) = 1),
+    $$
 
     with ``q = softmax(phi)`` and ``e_s - q`` the gradient of ``log q_s`` w.r.t. the logits.
     The set probabilities are computed exactly by a recursion over the ``2^k`` subsets of ``S``
@@ -98,13 +102,14 @@ class UnorderedSet(Estimator):
     set estimate of ``E[f]``, ``sum_s q_s R(S, s) f(s)`` (unbiased; the plain mean of ``f``
     over samples without replacement is not), shape ``batch_shape``.
 
-    >>> import torch
-    >>> logits = torch.zeros(2, 5, requires_grad=True)
-    >>> dist = torch.distributions.OneHotCategorical(logits=logits)
-    >>> f = lambda b: (b @ torch.arange(5.0) - 1.2).pow(2)
-    >>> UnorderedSet()(f, dist, n_samples=3).sum().backward()
-    >>> logits.grad.shape
-    torch.Size([2, 5])
+    Examples:
+        >>> import torch
+        >>> logits = torch.zeros(2, 5, requires_grad=True)
+        >>> dist = torch.distributions.OneHotCategorical(logits=logits)
+        >>> f = lambda b: (b @ torch.arange(5.0) - 1.2).pow(2)
+        >>> UnorderedSet()(f, dist, n_samples=3).sum().backward()
+        >>> logits.grad.shape
+        torch.Size([2, 5])
     """
 
     name = "unordered-set"
