@@ -486,6 +486,8 @@ def estimator_cases(quick: bool) -> tuple[list[Case], str | None]:
             est = _make_estimator(E, name, n_latent, event)
             if est is None:
                 continue
+            if family == "categorical" and not getattr(est, "joint_variables", True):
+                continue  # f is per data point: its 20 categoricals form one joint variable
             # a multi-sample bound (VIMCO) takes log-weights: log p(x|b)
             g = (lambda b, f=f: -f(b)) if est.objective == "log-mean-exp" else f
             try:
@@ -523,6 +525,11 @@ ESTIMATORS = (
     "MuProp",
     "NVIL",
     "VIMCO",
+    "ARMS",
+    "CARMS",
+    "ARSM",
+    "UnorderedSet",
+    "SumAndSample",
     "Exact",
 )
 
