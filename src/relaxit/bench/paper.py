@@ -96,6 +96,7 @@ def summarize_run(metrics: dict[str, Any], variant: str, metric: str) -> dict[st
         "value": metrics["final"][metric],
         "test_neg_elbo": metrics["final"]["test_neg_elbo"],
         "test_neg_iw_bound": metrics["final"]["test_neg_iw_bound"],
+        "test_relaxed_objective": metrics["final"].get("test_relaxed_objective"),
         "eval_samples": metrics["final"]["eval_samples"],
         "eval_examples": metrics["final"]["eval_examples"],
         "selected_step": metrics.get("selected_step"),
