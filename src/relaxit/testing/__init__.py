@@ -12,8 +12,6 @@ checks. Each check raises ``AssertionError`` with a message saying what broke. R
 """
 
 from relaxit.testing.checks import (
-    ALL_CHECKS,
-    check_all,
     check_dtype_device,
     check_extremes,
     check_gradients,
@@ -24,7 +22,10 @@ from relaxit.testing.checks import (
     check_validation,
 )
 from relaxit.testing.example import Example
+from relaxit.testing.joint import check_independence, check_straight_through
+from relaxit.testing.pathwise import check_pathwise_gradient
 from relaxit.testing.stats import ALPHA, N_SAMPLES
+from relaxit.testing.suite import ALL_CHECKS, check_all
 
 __all__ = [
     "ALL_CHECKS",
@@ -35,9 +36,12 @@ __all__ = [
     "check_dtype_device",
     "check_extremes",
     "check_gradients",
+    "check_independence",
     "check_normalization",
+    "check_pathwise_gradient",
     "check_pyro",
     "check_sample_law",
     "check_shapes",
+    "check_straight_through",
     "check_validation",
 ]
