@@ -60,9 +60,10 @@ class CorrelatedRelaxedBernoulli(TorchDistribution):
     Correlated Gates" (ICLR), section 3 (the multivariate Bernoulli relaxation). With
     ``L = cholesky(R)`` and ``eps ~ N(0, I_D)``:
 
-    .. math::
-        u = \Phi(L \epsilon), \qquad
-        z_k = \sigma\big((\mathrm{logit}\,\pi_k + \mathrm{logit}\,u_k) / \tau\big).
+    $$
+    u = \Phi(L \epsilon), \qquad
+    z_k = \sigma\big((\mathrm{logit}\,\pi_k + \mathrm{logit}\,u_k) / \tau\big).
+    $$
 
     Each ``u_k`` is uniform, so each ``z_k`` is Binary Concrete(``logit pi_k``, ``tau``) and
     ``P(z_k > 1/2) = pi_k`` for every ``tau``; the dependence between gates is the Gaussian
@@ -72,9 +73,10 @@ class CorrelatedRelaxedBernoulli(TorchDistribution):
     ``log_prob`` is the exact density w.r.t. Lebesgue measure on ``(0, 1)^D``: the Gaussian copula
     density at ``x = Phi^{-1}(u)`` times the change of variables ``u -> z`` of each coordinate,
 
-    .. math::
-        \log p(z) = -\tfrac12 \log|R| - \tfrac12 x^\top (R^{-1} - I) x
-        + \sum_k \log \mathrm{BinConcrete}(z_k; \mathrm{logit}\,\pi_k, \tau),
+    $$
+    \log p(z) = -\tfrac12 \log|R| - \tfrac12 x^\top (R^{-1} - I) x
+    + \sum_k \log \mathrm{BinConcrete}(z_k; \mathrm{logit}\,\pi_k, \tau),
+    $$
 
     with ``logit u_k = tau logit z_k - logit pi_k`` and ``x_k = Phi^{-1}(u_k)`` computed on the
     side of 1/2 where it is accurate (``Phi^{-1}(sigmoid(y)) = -Phi^{-1}(sigmoid(-y))``).
@@ -93,12 +95,13 @@ class CorrelatedRelaxedBernoulli(TorchDistribution):
     ``batch_shape`` broadcasts ``pi.shape[:-1]``, ``R.shape[:-2]`` and ``tau.shape``;
     ``event_shape`` is ``(D,)``.
 
-    >>> import torch
-    >>> R = torch.tensor([[1.0, 0.8], [0.8, 1.0]])
-    >>> d = CorrelatedRelaxedBernoulli(torch.tensor([0.3, 0.6]), R, tau=0.5)
-    >>> z = d.rsample((7,))
-    >>> z.shape, d.log_prob(z).shape
-    (torch.Size([7, 2]), torch.Size([7]))
+    Examples:
+        >>> import torch
+        >>> R = torch.tensor([[1.0, 0.8], [0.8, 1.0]])
+        >>> d = CorrelatedRelaxedBernoulli(torch.tensor([0.3, 0.6]), R, tau=0.5)
+        >>> z = d.rsample((7,))
+        >>> z.shape, d.log_prob(z).shape
+        (torch.Size([7, 2]), torch.Size([7]))
     """
 
     arg_constraints: ClassVar[dict[str, constraints.Constraint]] = {

@@ -30,10 +30,11 @@ class GeneralizedGumbelSoftmax(ProbsOrLogits, TorchDistribution):
     ``rsample(sample_shape)`` is ``sample_shape + batch + (K,)``, ``rsample_value`` is
     ``sample_shape + batch``.
 
-    >>> import torch
-    >>> d = GeneralizedGumbelSoftmax(torch.arange(3.0), probs=torch.tensor([0.2, 0.3, 0.5]))
-    >>> d.rsample((5,)).shape, d.rsample_value((5,)).shape
-    (torch.Size([5, 3]), torch.Size([5]))
+    Examples:
+        >>> import torch
+        >>> d = GeneralizedGumbelSoftmax(torch.arange(3.0), probs=torch.tensor([0.2, 0.3, 0.5]))
+        >>> d.rsample((5,)).shape, d.rsample_value((5,)).shape
+        (torch.Size([5, 3]), torch.Size([5]))
     """
 
     arg_constraints: ClassVar[dict[str, constraints.Constraint]] = {
@@ -137,11 +138,12 @@ class GeneralizedGumbelSoftmaxNP(GeneralizedGumbelSoftmax):
     Shapes: ``values`` ``(K,)`` (1-D, evaluated by ``dist`` with its batch shape broadcast in
     front): ``dist.log_prob(values.reshape(K, 1, ..., 1))`` gives ``(K, *dist.batch_shape)``.
 
-    >>> import torch
-    >>> d = GeneralizedGumbelSoftmaxNP(torch.distributions.Poisson(torch.tensor(2.0)),
-    ...                                torch.arange(20.0), eta=0.99)
-    >>> d.values.shape
-    torch.Size([7])
+    Examples:
+        >>> import torch
+        >>> d = GeneralizedGumbelSoftmaxNP(torch.distributions.Poisson(torch.tensor(2.0)),
+        ...                                torch.arange(20.0), eta=0.99)
+        >>> d.values.shape
+        torch.Size([7])
     """
 
     def __init__(

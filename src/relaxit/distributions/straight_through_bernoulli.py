@@ -29,16 +29,17 @@ class StraightThroughBernoulli(Bernoulli):
 
     ``log_prob`` is the Bernoulli log-mass (base measure: counting measure on {0, 1}).
 
-    Args:
-        probs / logits: exactly one of them, any shape (as ``torch.distributions.Bernoulli``).
+    Constructed as ``torch.distributions.Bernoulli(probs=None, logits=None, validate_args=None)``:
+    exactly one of ``probs`` (in [0, 1]) and ``logits`` (log-odds), any shape.
 
-    >>> import torch
-    >>> p = torch.tensor([0.2, 0.9], requires_grad=True)
-    >>> b = StraightThroughBernoulli(probs=p).rsample((4,))
-    >>> b.shape, bool(((b == 0) | (b == 1)).all())
-    (torch.Size([4, 2]), True)
-    >>> b.sum().backward(); p.grad
-    tensor([4., 4.])
+    Examples:
+        >>> import torch
+        >>> p = torch.tensor([0.2, 0.9], requires_grad=True)
+        >>> b = StraightThroughBernoulli(probs=p).rsample((4,))
+        >>> b.shape, bool(((b == 0) | (b == 1)).all())
+        (torch.Size([4, 2]), True)
+        >>> b.sum().backward(); p.grad
+        tensor([4., 4.])
     """
 
     has_rsample = True
@@ -94,14 +95,16 @@ class StochasticTimesSmooth(TorchDistribution):
     ``mean = p`` and ``variance = p^{3/2} - p^2``.
 
     Args:
-        probs / logits: exactly one of them, any shape.
+        probs: ``p`` in [0, 1], any shape.
+        logits: log-odds of ``p``; give exactly one of ``probs`` and ``logits``.
 
-    >>> import torch
-    >>> d = StochasticTimesSmooth(probs=torch.tensor([0.25, 0.81]))
-    >>> d.rsample((3,)).shape
-    torch.Size([3, 2])
-    >>> d.log_prob(torch.tensor([0.5, 0.0])).exp()  # P(out = sqrt p), P(out = 0)
-    tensor([0.5000, 0.1000])
+    Examples:
+        >>> import torch
+        >>> d = StochasticTimesSmooth(probs=torch.tensor([0.25, 0.81]))
+        >>> d.rsample((3,)).shape
+        torch.Size([3, 2])
+        >>> d.log_prob(torch.tensor([0.5, 0.0])).exp()  # P(out = sqrt p), P(out = 0)
+        tensor([0.5000, 0.1000])
     """
 
     arg_constraints: ClassVar[dict[str, constraints.Constraint]] = {
@@ -228,7 +231,9 @@ class RelaxedBernoulliStraightThrough(TorchDistribution):
     semantics are Pyro's ``RelaxedBernoulliStraightThrough``. ``rsample`` draws the relaxed
     sample
 
-    .. math:: y = (\text{logits} + \log u - \log(1-u)) / \tau, \qquad z = \sigma(y),
+    $$
+    y = (\text{logits} + \log u - \log(1-u)) / \tau, \qquad z = \sigma(y),
+    $$
 
     and returns the hard value ``b = 1[y > 0]`` (so ``b ~ Bernoulli(sigmoid(logits))`` exactly)
     whose backward pass is that of ``z`` (``b + (z - stop_gradient(z))``, exact forward value).
@@ -242,13 +247,15 @@ class RelaxedBernoulliStraightThrough(TorchDistribution):
 
     Args:
         temperature: ``tau > 0``, broadcast with the probabilities.
-        probs / logits: exactly one of them.
+        probs: success probabilities in [0, 1].
+        logits: log-odds; give exactly one of ``probs`` and ``logits``.
 
-    >>> import torch
-    >>> d = RelaxedBernoulliStraightThrough(torch.tensor([0.5, 1.0]), logits=torch.zeros(3, 1))
-    >>> x = d.rsample()
-    >>> x.shape, bool(((x == 0) | (x == 1)).all()), d.log_prob(x).shape
-    (torch.Size([3, 2]), True, torch.Size([3, 2]))
+    Examples:
+        >>> import torch
+        >>> d = RelaxedBernoulliStraightThrough(torch.tensor([0.5, 1.0]), logits=torch.zeros(3, 1))
+        >>> x = d.rsample()
+        >>> x.shape, bool(((x == 0) | (x == 1)).all()), d.log_prob(x).shape
+        (torch.Size([3, 2]), True, torch.Size([3, 2]))
     """
 
     arg_constraints: ClassVar[dict[str, constraints.Constraint]] = {

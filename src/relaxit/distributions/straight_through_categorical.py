@@ -95,11 +95,12 @@ class RelaxedOneHotCategoricalStraightThrough(_TemperedCategorical):
     ``rsample(sample_shape)`` is ``sample_shape + batch + (K,)``; ``log_prob`` is
     ``sample_shape + batch``.
 
-    >>> import torch
-    >>> d = RelaxedOneHotCategoricalStraightThrough(0.5, logits=torch.zeros(4, 3))
-    >>> x = d.rsample((2,))
-    >>> x.shape, d.log_prob(x).shape
-    (torch.Size([2, 4, 3]), torch.Size([2, 4]))
+    Examples:
+        >>> import torch
+        >>> d = RelaxedOneHotCategoricalStraightThrough(0.5, logits=torch.zeros(4, 3))
+        >>> x = d.rsample((2,))
+        >>> x.shape, d.log_prob(x).shape
+        (torch.Size([2, 4, 3]), torch.Size([2, 4]))
     """
 
     arg_constraints: ClassVar[dict[str, constraints.Constraint]] = {
@@ -149,11 +150,12 @@ class DecoupledStraightThroughGumbelSoftmax(_TemperedCategorical):
     Shapes: ``logits``/``probs`` ``(*batch, K)``, temperatures broadcast to ``batch``;
     ``rsample(sample_shape)`` is ``sample_shape + batch + (K,)``.
 
-    >>> import torch
-    >>> d = DecoupledStraightThroughGumbelSoftmax(1.0, 0.3, logits=torch.zeros(4, 3))
-    >>> x = d.rsample((2,))
-    >>> x.shape, d.log_prob(x).shape
-    (torch.Size([2, 4, 3]), torch.Size([2, 4]))
+    Examples:
+        >>> import torch
+        >>> d = DecoupledStraightThroughGumbelSoftmax(1.0, 0.3, logits=torch.zeros(4, 3))
+        >>> x = d.rsample((2,))
+        >>> x.shape, d.log_prob(x).shape
+        (torch.Size([2, 4, 3]), torch.Size([2, 4]))
     """
 
     arg_constraints: ClassVar[dict[str, constraints.Constraint]] = {

@@ -86,13 +86,14 @@ class GumbelSoftmaxTopK(ProbsOrLogits, TorchDistribution):
     Shapes: ``probs``/``logits`` ``(*batch, n)``; ``rsample(sample_shape)`` is
     ``sample_shape + batch + (n,)``; ``log_prob`` is ``sample_shape + batch``.
 
-    >>> import torch
-    >>> d = GumbelSoftmaxTopK(logits=torch.zeros(5), K=2)
-    >>> x = d.rsample((3,))
-    >>> x.shape, x.sum(-1).tolist()
-    (torch.Size([3, 5]), [2.0, 2.0, 2.0])
-    >>> round(d.log_prob(x[0]).exp().item(), 4)  # 1 / C(5, 2)
-    0.1
+    Examples:
+        >>> import torch
+        >>> d = GumbelSoftmaxTopK(logits=torch.zeros(5), K=2)
+        >>> x = d.rsample((3,))
+        >>> x.shape, x.sum(-1).tolist()
+        (torch.Size([3, 5]), [2.0, 2.0, 2.0])
+        >>> round(d.log_prob(x[0]).exp().item(), 4)  # 1 / C(5, 2)
+        0.1
     """
 
     arg_constraints: ClassVar[dict[str, constraints.Constraint]] = {

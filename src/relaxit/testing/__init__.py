@@ -4,11 +4,12 @@ In the spirit of ``pyro.distributions.testing``: register an `Example` of your c
 arguments plus what the kit must know about its law) and run `check_all` on it, or the single
 checks. Each check raises ``AssertionError`` with a message saying what broke. Requires SciPy.
 
->>> import torch
->>> from pyro.distributions import RelaxedBernoulli
->>> from relaxit.testing import Example, check_shapes
->>> check_shapes(Example("demo", RelaxedBernoulli,
-...                      {"temperature": torch.tensor(0.5), "logits": torch.zeros(3)}))
+Examples:
+    >>> import torch
+    >>> from pyro.distributions import RelaxedBernoulli
+    >>> from relaxit.testing import Example, check_shapes
+    >>> check_shapes(Example("demo", RelaxedBernoulli,
+    ...                      {"temperature": torch.tensor(0.5), "logits": torch.zeros(3)}))
 """
 
 from relaxit.testing.checks import (

@@ -73,6 +73,7 @@ import numpy as np
 import torch
 from torch.distributions import Distribution, biject_to, transform_to
 
+from relaxit.distributions.permutations import _Permutation
 from relaxit.testing.example import Example, constraint_event_dim
 from relaxit.testing.stats import (
     ALPHA,
@@ -608,6 +609,11 @@ def check_gradients(example: Example) -> None:
 # ----------------------------------------------------------------------------- dtype, device
 
 
+def _index_dtype(dist: Distribution) -> torch.dtype | None:
+    """``torch.long`` where the values are item indices (a ranking), else None."""
+    return torch.long if isinstance(dist.support, _Permutation) else None
+
+
 @named_check
 def check_dtype_device(example: Example) -> None:
     """Outputs follow the parameters' dtype and device."""
@@ -615,7 +621,9 @@ def check_dtype_device(example: Example) -> None:
     for dtype in (torch.float32, torch.float64):
         dist = example.make(dtype=dtype)
         x = dist.rsample((4,)) if dist.has_rsample else dist.sample((4,))
-        assert x.dtype == dtype, f"{example.name}: {dtype} parameters gave {x.dtype} samples"
+        assert x.dtype in (dtype, _index_dtype(dist)), (
+            f"{example.name}: {dtype} parameters gave {x.dtype} samples"
+        )
         lp = dist.log_prob(x)
         assert lp.dtype == dtype, f"{example.name}: {dtype} parameters gave {lp.dtype} log_prob"
         for stat in ("mean", "variance"):
@@ -626,7 +634,9 @@ def check_dtype_device(example: Example) -> None:
             assert v.dtype == dtype, f"{example.name}: {stat} has dtype {v.dtype}"
     half = example.make(dtype=torch.float16)
     xh = half.sample((64,))
-    assert xh.dtype == torch.float16, f"{example.name}: float16 parameters gave {xh.dtype}"
+    assert xh.dtype in (torch.float16, _index_dtype(half)), (
+        f"{example.name}: float16 parameters gave {xh.dtype}"
+    )
     assert bool(torch.isfinite(xh).all()), f"{example.name}: non-finite float16 samples"
 
     # Tensors created without an explicit device land on the default device. Making that
