@@ -52,7 +52,7 @@ def test_correct_classes_raise_no_false_alarm_and_p_values_are_calibrated():
         records += rec
     n = len(records)
     summary = [
-        f"{RUNS} runs x {len(examples)} examples: {n} elementary tests, {len(alarms)} alarms"
+        f"{RUNS} runs x {len(examples)} examples: {n} p-values, {len(alarms)} alarms"
     ]
     for level in (1e-2, 1e-3, ALPHA):
         count = sum(p < level for _, p in records)
