@@ -51,9 +51,7 @@ def test_correct_classes_raise_no_false_alarm_and_p_values_are_calibrated():
                         alarms.append(f"run {run}: {e}")
         records += rec
     n = len(records)
-    summary = [
-        f"{RUNS} runs x {len(examples)} examples: {n} p-values, {len(alarms)} alarms"
-    ]
+    summary = [f"{RUNS} runs x {len(examples)} examples: {n} p-values, {len(alarms)} alarms"]
     for level in (1e-2, 1e-3, ALPHA):
         count = sum(p < level for _, p in records)
         bound = int(stats.binom.ppf(1 - 1e-4, n, level))
