@@ -335,6 +335,13 @@ def _train(c: VAEConfig, world: int, rank: int, device: torch.device) -> dict[st
             "test_neg_elbo": test_elbo,
         }
         msg = f"epoch {st['epoch']} step {st['step']}: test -ELBO {test_elbo:.2f}"
+        if c.quiet and st["step"] < total:  # the progress bar's ETA is off: say it here
+            per_step = st["t_train"] / max(1, len(st["step_losses"]))
+            left = int(per_step * (total - st["step"]))
+            msg = (
+                f"epoch {st['epoch']} step {st['step']}/{total} ({per_step * 1e3:.0f} ms/step, "
+                f"ETA {left // 3600}h{left % 3600 // 60:02d}m): test -ELBO {test_elbo:.2f}"
+            )
         if valid_x is not None:
             valid_idx = torch.arange(rank, len(valid_x), world, device=device)
             point["valid_neg_elbo"], _ = evaluate(valid_x, valid_idx, len(valid_x), 1)
