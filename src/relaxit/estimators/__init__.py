@@ -46,6 +46,9 @@ from relaxit.estimators._protocol import (
     uniform,
 )
 from relaxit.estimators.antithetic import ARM, DisARM
+from relaxit.estimators.arms import ARMS
+from relaxit.estimators.arsm import ARSM
+from relaxit.estimators.carms import CARMS
 from relaxit.estimators.control_variates import REBAR, RELAX
 from relaxit.estimators.controls import ObjectiveControl, RelaxControl
 from relaxit.estimators.diagnostics import gradient_samples
@@ -55,12 +58,17 @@ from relaxit.estimators.muprop import MuProp
 from relaxit.estimators.registry import RegisteredEstimator, register_estimator
 from relaxit.estimators.relaxed import GumbelRao, GumbelSoftmax, ReinMax, StraightThrough
 from relaxit.estimators.score_function import REINFORCE, LearnedBaseline
+from relaxit.estimators.sum_and_sample import SumAndSample
+from relaxit.estimators.unordered_set import UnorderedSet
 from relaxit.estimators.vimco import VIMCO
 from relaxit.estimators.zgr import ZGR
 
 __all__ = [
     "ARM",
+    "ARMS",
+    "ARSM",
     "BERNOULLI",
+    "CARMS",
     "CATEGORICAL",
     "GST",
     "OBJECTIVES",
@@ -83,6 +91,8 @@ __all__ = [
     "ReinMax",
     "RelaxControl",
     "StraightThrough",
+    "SumAndSample",
+    "UnorderedSet",
     "attach",
     "check_temperature",
     "evaluate",

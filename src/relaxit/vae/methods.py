@@ -418,6 +418,22 @@ _ALL = [
         _estimator("GumbelRao", n_rao=10),
     ),
     Method(
+        "gumbel-rao-100",
+        "estimator",
+        BOTH,
+        "GumbelRao(n_rao=100)",
+        "Paulus et al. 2021 (GR-MC100)",
+        _estimator("GumbelRao", n_rao=100),
+    ),
+    Method(
+        "gumbel-rao-1000",
+        "estimator",
+        BOTH,
+        "GumbelRao(n_rao=1000)",
+        "Paulus et al. 2021 (GR-MC1000)",
+        _estimator("GumbelRao", n_rao=1000),
+    ),
+    Method(
         "reinmax",
         "estimator",
         BOTH,
