@@ -207,9 +207,7 @@ class _RelaxedKHot(torch.autograd.Function):
                     ctx.k,
                     grad_out[part],
                     grad_s[part],
-                    grad_beta
-                    if grad_beta is None or grad_beta.numel() == 1
-                    else grad_beta[part],
+                    grad_beta if grad_beta is None or grad_beta.numel() == 1 else grad_beta[part],
                     work,
                 )
         return grad_s, None, grad_beta, None, None

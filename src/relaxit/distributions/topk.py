@@ -73,7 +73,11 @@ class GumbelSoftmaxTopK(ProbsOrLogits, TorchDistribution):
     (possible at large ``tau``) is capped at ``r`` and the excess spread over the other
     categories in proportion to their headroom, so every entry of ``y = sum_j a_j`` lies in
     [0, 1] and ``sum y = K`` exactly. ``hard=True`` returns the exact top-k of ``s`` forward
-    (k-hot) with the gradient of ``y`` backward (straight-through).
+    (k-hot) with the gradient of ``y`` backward (straight-through). A used-up category
+    (``r = 0``) has ``log r = -inf``: no weight. The K steps run as one ``autograd.Function``
+    (`relaxit.distributions._topk_relaxation`) that saves only ``s`` (O(n), not O(K n)) and
+    recomputes the steps in its hand-written backward; with ``hard=True`` the forward pass is
+    the top-k alone.
 
     ``log_prob(value)`` is the exact log-probability of the unordered set of a k-hot value
     under sampling without replacement (base measure: counting measure on the C(n, K) k-hot
