@@ -140,8 +140,9 @@ def run_vae(
     configs = configurations(
         dataset, quick, steps, seeds, eval_samples, eval_examples, objective, k
     )
-    if only:
-        configs = [c for c in configs if only in c.method]
+    if only:  # comma-separated patterns: a method is kept if its name contains any of them
+        patterns = [p for p in only.split(",") if p]
+        configs = [c for c in configs if any(p in c.method for p in patterns)]
     runs: list[dict[str, Any]] = []
     env = os.environ.get("OMP_NUM_THREADS")
     os.environ["OMP_NUM_THREADS"] = "1"

@@ -71,7 +71,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     )
     vae.add_argument("--seeds", type=int, default=3, help="number of seeds (0..N-1)")
     vae.add_argument("--jobs", type=int, default=1, help="runs in parallel (1 thread each)")
-    vae.add_argument("--only", default=None, help="only methods whose name contains PATTERN")
+    vae.add_argument(
+        "--only",
+        default=None,
+        help="only methods whose name contains PATTERN (several: comma-separated, any of them)",
+    )
     vae.add_argument(
         "--eval-samples", type=int, default=None, help="importance samples (default 1000)"
     )
