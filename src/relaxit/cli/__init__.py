@@ -6,7 +6,7 @@ import argparse
 import importlib
 from collections.abc import Sequence
 
-SUBCOMMANDS: tuple[str, ...] = ("vae", "laplace_bridge", "bench")
+SUBCOMMANDS: tuple[str, ...] = ("vae", "laplace_bridge", "bench", "select")
 """Modules of ``relaxit.cli`` that each define ``add_parser(subparsers)``; the parser they add
 sets ``func(args) -> int``."""
 
