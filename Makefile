@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.relaxit-installed
 PYTEST_WORKERS ?= 2
 
-.PHONY: install demo test test-slow lint docs bench
+.PHONY: install demo test test-slow lint docs docs-assets bench
 
 install: $(STAMP)
 
@@ -36,9 +36,32 @@ lint: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 
-# The documentation site (MkDocs Material, builds offline); `--strict` turns warnings into errors.
-docs: $(STAMP)
+# The documentation site (MkDocs Material); `--strict` turns warnings into errors. The site renders
+# its formulas with its own copy of KaTeX (no CDN): docs-assets unpacks the pinned npm package
+# (MIT licence, checked against its sha512) into docs/assets/katex/, which git ignores. Then
+# check_site.py fails if a page with a formula lacks KaTeX or anything loads from the network.
+KATEX_VERSION := 0.16.22
+KATEX_SHA512 := XCHRdUw4lf3SKBaJe4EvgqIuWwkPSo9XoeO8GjQW94Bp7TWv9hNhzZjZ+OH9yf1UmLygb7DIT5GSFQiyt16zYg==
+KATEX_DIR := docs/assets/katex
+KATEX_TGZ := .cache/npm/katex-$(KATEX_VERSION).tgz
+
+docs: $(STAMP) docs-assets
 	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --site-dir site
+	$(PY) docs/scripts/check_site.py site
+
+docs-assets: $(KATEX_DIR)/.version-$(KATEX_VERSION)
+
+$(KATEX_TGZ):
+	mkdir -p $(@D)
+	cd $(@D) && npm pack --silent katex@$(KATEX_VERSION) >/dev/null
+	test "$$(openssl dgst -sha512 -binary $@ | base64 -w0)" = "$(KATEX_SHA512)" || { rm -f $@; echo "katex tarball: sha512 mismatch" >&2; exit 1; }
+
+$(KATEX_DIR)/.version-$(KATEX_VERSION): $(KATEX_TGZ)
+	rm -rf $(KATEX_DIR) && mkdir -p $(KATEX_DIR)
+	tar -xzf $< -C $(KATEX_DIR) --strip-components=2 package/dist/katex.min.js \
+		package/dist/katex.min.css package/dist/contrib/auto-render.min.js package/dist/fonts
+	tar -xzf $< -C $(KATEX_DIR) --strip-components=1 package/LICENSE
+	touch $@
 
 # The three benchmarks; each writes JSON, Markdown (machine, versions, command) and a PNG to
 # benchmarks/results. The VAE leaderboard here is the quick digits one (about 15 minutes on 2

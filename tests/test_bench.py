@@ -111,7 +111,7 @@ def test_bench_vae_quick(tmp_path):
             "--seeds",
             "2",
             "--only",
-            "arm",
+            "disarm,rebar-rel",  # two patterns: disarm and rebar-relaxation, both Bernoulli
             "--jobs",
             "2",
             "--out",
@@ -122,10 +122,10 @@ def test_bench_vae_quick(tmp_path):
     data, md = _read(tmp_path, "vae-digits")
     assert (tmp_path / "vae-digits.png").stat().st_size > 0
     assert {(r["method"], r["seed"]) for r in data["runs"]} == {
-        ("arm", 0),
-        ("arm", 1),
         ("disarm", 0),
         ("disarm", 1),
+        ("rebar-relaxation", 0),
+        ("rebar-relaxation", 1),
     }
     for r in data["leaderboard"]:
         assert r["seeds"] == 2 and r["latent"] == "bernoulli"

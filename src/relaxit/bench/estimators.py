@@ -11,8 +11,18 @@ Problems (the first batch dim holds independent replicates, one gradient estimat
   decoder to 16 Bernoulli pixels and a fixed image ``x``; exact gradient by enumerating the 256
   configurations.
 
-Budget: each estimator gets ``n_samples = budget / (f evaluations per sample)`` (counted by
-calling it once), so ARM and DisARM (2 evaluations per sample) get half REINFORCE's samples.
+Budget: each estimator gets the most samples whose ``f`` evaluations fit the budget (counted by
+calling it with its minimum and one more sample), so ARM and DisARM (2 evaluations per sample)
+get half REINFORCE's samples and SumAndSample one fewer (its summed category is one evaluation);
+ARSM's K(K-1)/2 + 1 evaluations per sample exceed the budget, and the table says how many it
+used.
+
+Multi-sample bound (estimators with ``objective = "log-mean-exp"``: VIMCO, and plain REINFORCE on
+the bound): the objective is ``E[log (1/n) sum_k w(b_k)]`` with log-weights ``-f`` on the two
+toys and the importance weights ``log p(x, b) - log q(b)`` of the sigmoid belief net (uniform
+prior, ``q`` the distribution itself, so the weights also depend on the logits). The exact
+gradient enumerates every ``n``-tuple where that is at most 2^16 values; the variance is
+reported for every ``n``.
 """
 
 from __future__ import annotations
@@ -164,24 +174,47 @@ def estimator_specs() -> dict[str, Callable[[Objective], Any]]:
         "GumbelSoftmax(hard)": lambda f: E.GumbelSoftmax(hard=True),
         "GumbelRao": lambda f: E.GumbelRao(),
         "ReinMax": lambda f: E.ReinMax(),
+        "GST": lambda f: E.GST(),
+        "ZGR": lambda f: E.ZGR(),
+        "MuProp": lambda f: E.MuProp(),
+        "NVIL": lambda f: E.REINFORCE(baseline="learned"),
+        "ARMS": lambda f: E.ARMS(),
+        "CARMS": lambda f: E.CARMS(),
+        "ARSM": lambda f: E.ARSM(),
+        "UnorderedSet": lambda f: E.UnorderedSet(),
+        "SumAndSample": lambda f: E.SumAndSample(),
     }
 
 
-def evaluations_per_sample(est: Any, problem: Problem) -> tuple[int, float] | None:
-    """``(minimum n_samples, f evaluations per sample)``; None if the family is unsupported."""
-    count = [0]
-
-    def counting(b: Tensor) -> Tensor:
-        count[0] += b.shape[0]
-        return problem.f(b)
-
+def evaluations_per_sample(est: Any, problem: Problem) -> tuple[int, float, float] | None:
+    """``(minimum n_samples, f evaluations per sample, fixed f evaluations per call)``, counted
+    at the minimum and one more sample (SumAndSample's summed categories are a fixed cost; ARSM's
+    per-sample cost depends on the number of categories); None if the family is unsupported."""
     n0 = getattr(est, "min_samples", 1)
-    logits = problem.logits.unsqueeze(0).clone().requires_grad_()
-    try:
-        est(counting, problem.dist(logits), n0).sum().backward()
-    except TypeError:
-        return None
-    return n0, count[0] / n0
+    rows = []
+    for n in (n0, n0 + 1):
+        count = [0]
+
+        def counting(b: Tensor, count: list[int] = count) -> Tensor:
+            count[0] += b.shape[0]
+            return problem.f(b)
+
+        logits = problem.logits.unsqueeze(0).clone().requires_grad_()
+        try:
+            est(counting, problem.dist(logits), n).sum().backward()
+        except TypeError:
+            return None
+        rows.append(count[0])
+    per_sample = rows[1] - rows[0]
+    if per_sample == 0:  # Exact: the whole support, however many samples
+        return n0, rows[0] / n0, 0.0
+    return n0, per_sample, rows[0] - n0 * per_sample
+
+
+def samples_for_budget(cost: tuple[int, float, float], budget: int) -> int:
+    """The most samples whose ``f`` evaluations fit ``budget`` (at least the minimum)."""
+    n0, per_sample, fixed = cost
+    return max(n0, int((budget - fixed) // per_sample))
 
 
 def gradients(
@@ -285,7 +318,7 @@ def optimisation_runs(
         cost = evaluations_per_sample(est, problem)
         if cost is None:
             continue
-        n = max(cost[0], int(budget // cost[1]))
+        n = samples_for_budget(cost, budget)
         torch.manual_seed(0)
         phi = problem.logits.clone().requires_grad_()
         opt = torch.optim.Adam([phi], lr=lr)
@@ -338,7 +371,7 @@ def run_estimators(
                 if cost is None:
                     rows.append({"problem": problem.name, "estimator": name, "supported": False})
                     continue
-                n = max(cost[0], int(budget // cost[1]))
+                n = samples_for_budget(cost, budget)
                 g = gradients(est, problem, n, 1 if name == "Exact" else replicates)
             except ValueError as err:  # e.g. Exact on 2**200 states
                 note = "support too large to enumerate" if name == "Exact" else str(err)[:80]
@@ -363,12 +396,14 @@ def run_estimators(
                     "estimator": name,
                     "supported": True,
                     "n_samples": n,
-                    "f_evaluations": n * cost[1],
+                    "f_evaluations": cost[2] + n * cost[1],
                     "bias_detected": None if z is None else bias_flag(z, problem.logits.numel()),
                     **stats,
                 }
             )
         log(f"{problem.name}: done ({time.perf_counter() - t0:.1f} s)")
+    bound = run_bound(quick, replicates)
+    log(f"multi-sample bound: done ({time.perf_counter() - t0:.1f} s)")
     oracle = oracle_check(oracle_replicates)
     log("oracle: " + ", ".join(f"{r['estimator']} z={r['z']:.2f}" for r in oracle))
     curves = {}
@@ -387,9 +422,94 @@ def run_estimators(
         "oracle_replicates": oracle_replicates,
         "optimisation_steps": steps,
         "table": rows,
+        "bound": bound,
         "oracle": oracle,
         "optimisation": curves,
     }
+
+
+BOUND_MAX_TUPLES = 2**16
+
+
+def bound_problems(quick: bool) -> list[tuple[Problem, bool]]:
+    """``(problem, log q in the weights)``: log-weights ``-f`` on the toys; on the sigmoid belief
+    net the IWAE weights ``log p(x|b) + log p(b) - log q(b)``."""
+    if quick:
+        return [(tucker(0.45, 1), False), (categorical_toy(4), False)]
+    return [(tucker(0.45, 1), False), (categorical_toy(10), False), (sigmoid_belief_net(), True)]
+
+
+def _log_weights(problem: Problem, with_q: bool, logits: Tensor) -> Objective:
+    """``f`` for a log-mean-exp estimator: ``b`` (S, R) + shape -> (S, R)."""
+    n_vars = problem.logits.numel()
+
+    def log_w(b: Tensor) -> Tensor:
+        if not with_q:
+            return -problem.f(b)
+        log_q = (
+            -F.binary_cross_entropy_with_logits(logits.expand_as(b), b, reduction="none")
+            .flatten(2)
+            .sum(-1)
+        )
+        return -problem.f(b) - n_vars * math.log(2.0) - log_q
+
+    return log_w
+
+
+def bound_gradient(problem: Problem, with_q: bool, n: int) -> Tensor | None:
+    """Exact gradient of ``E[log mean_k w(b_k)]`` by enumerating the n-tuples (None if too
+    many)."""
+    from relaxit import estimators as E
+
+    support = problem.logits.shape[-1] if problem.family == "categorical" else 2
+    n_vars = 1 if problem.family == "categorical" else problem.logits.numel()
+    if support ** (n_vars * n) > BOUND_MAX_TUPLES:
+        return None
+    x = problem.logits.detach().clone().unsqueeze(0).requires_grad_()
+    tuples = x.unsqueeze(1).expand((1, n, *problem.logits.shape))  # item, tuple index, vars
+    log_w = _log_weights(problem, with_q, x)
+
+    def bound(b: Tensor) -> Tensor:  # (S, 1, n) + shape -> (S, 1)
+        w = log_w(b.movedim(2, 0).flatten(1, 2)).reshape(n, b.shape[0], 1)
+        return torch.logsumexp(w, 0) - math.log(n)
+
+    E.Exact(max_support=BOUND_MAX_TUPLES)(bound, problem.dist(tuples), 1).sum().backward()
+    return x.grad[0]
+
+
+def run_bound(
+    quick: bool, replicates: int, sample_sizes: tuple[int, ...] = (2, 4, 8)
+) -> list[dict[str, Any]]:
+    """Bias and variance of every registered log-mean-exp estimator on the bound."""
+    from relaxit.estimators import registry
+
+    rows = []
+    for problem, with_q in bound_problems(quick):
+        for n in sample_sizes:
+            exact = bound_gradient(problem, with_q, n)
+            for entry in registry.entries():
+                if entry.objective != "log-mean-exp" or not entry.supports(problem.family):
+                    continue
+                x = problem.logits.unsqueeze(0).repeat(replicates, 1).requires_grad_()
+                loss = entry.build()(_log_weights(problem, with_q, x), problem.dist(x), n)
+                loss.sum().backward()
+                g = x.grad
+                stats = summarize(g, exact if exact is not None else g.mean(0))
+                if exact is None:
+                    stats["bias_rel"] = stats["bias_max_abs_z"] = None
+                z = stats["bias_max_abs_z"]
+                rows.append(
+                    {
+                        "problem": problem.name + (" (IWAE weights)" if with_q else ""),
+                        "estimator": entry.name,
+                        "n_samples": n,
+                        "bias_detected": None
+                        if z is None
+                        else bias_flag(z, problem.logits.numel()),
+                        **stats,
+                    }
+                )
+    return rows
 
 
 def _e(x: float | None) -> str:
@@ -461,6 +581,35 @@ def estimators_markdown(data: dict[str, Any], machine: str, png: str | None) -> 
             markdown_table(
                 ["estimator", "n_samples", "f evals", "bias", "max |z|", "variance", "SNR", "note"],
                 rows,
+            ),
+            "",
+        ]
+    if data.get("bound"):
+        lines += [
+            "## Multi-sample bound: VIMCO against REINFORCE on the bound",
+            "",
+            "Objective E[log (1/n) sum_k w(b_k)], gradient w.r.t. the logits; "
+            f"{data['replicates']} estimates per row. *bias* and *max |z|* against the exact "
+            "gradient of the expected bound, by enumerating every n-tuple (- where there are "
+            f"more than {BOUND_MAX_TUPLES}).",
+            "",
+            markdown_table(
+                ["problem", "estimator", "n_samples", "bias", "max |z|", "variance", "SNR"],
+                [
+                    [
+                        r["problem"],
+                        r["estimator"],
+                        r["n_samples"],
+                        _e(r["bias_rel"]),
+                        "-"
+                        if r["bias_max_abs_z"] is None
+                        else fmt(r["bias_max_abs_z"], 1)
+                        + (" (biased)" if r["bias_detected"] else ""),
+                        _e(r["variance"]),
+                        _snr(r),
+                    ]
+                    for r in data["bound"]
+                ],
             ),
             "",
         ]

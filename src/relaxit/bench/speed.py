@@ -454,7 +454,7 @@ def estimator_cases(quick: bool) -> tuple[list[Case], str | None]:
     try:
         from relaxit import estimators as E
 
-        names = [n for n in ESTIMATORS if hasattr(E, n)]
+        names = [n for n in ESTIMATORS if hasattr(E, "REINFORCE" if n == "NVIL" else n)]
     except ImportError as err:
         return [], f"relaxit.estimators not importable: {err}"
     if "REINFORCE" not in names:
@@ -486,11 +486,15 @@ def estimator_cases(quick: bool) -> tuple[list[Case], str | None]:
             est = _make_estimator(E, name, n_latent, event)
             if est is None:
                 continue
+            if family == "categorical" and not getattr(est, "joint_variables", True):
+                continue  # f is per data point: its 20 categoricals form one joint variable
+            # a multi-sample bound (VIMCO) takes log-weights: log p(x|b)
+            g = (lambda b, f=f: -f(b)) if est.objective == "log-mean-exp" else f
             try:
-                est(f, make_dist(), 2)
+                est(g, make_dist(), 2)
             except TypeError:  # family not supported by this estimator
                 continue
-            candidates[name] = lambda est=est, f=f, make_dist=make_dist: est(f, make_dist(), 2)
+            candidates[name] = lambda est=est, g=g, make_dist=make_dist: est(g, make_dist(), 2)
         size = f"{batch}x{'x'.join(map(str, event))}, n_samples=2"
         cases.append(
             Case(
@@ -516,6 +520,16 @@ ESTIMATORS = (
     "GumbelSoftmax",
     "GumbelRao",
     "ReinMax",
+    "GST",
+    "ZGR",
+    "MuProp",
+    "NVIL",
+    "VIMCO",
+    "ARMS",
+    "CARMS",
+    "ARSM",
+    "UnorderedSet",
+    "SumAndSample",
     "Exact",
 )
 
@@ -537,6 +551,8 @@ def _make_estimator(E: Any, name: str, n_latent: int, event: tuple[int, ...]) ->
         return None  # 2**200 states: not a VAE-sized method
     if name == "RELAX":
         return E.RELAX(_SumControl(n_latent, 2))
+    if name == "NVIL":
+        return E.REINFORCE(baseline="learned")
     return getattr(E, name)()
 
 

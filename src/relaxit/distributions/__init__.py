@@ -37,6 +37,10 @@ from relaxit.distributions.straight_through_categorical import (
 )
 from relaxit.distributions.topk import GumbelSoftmaxTopK
 
+# --- structured: subsets and rankings
+from relaxit.distributions.permutations import PlackettLuce
+from relaxit.distributions.subsets import KSubset
+
 # --- simplex-valued distributions
 from relaxit.distributions.invertible_gaussian import InvertibleGaussian
 from relaxit.distributions.logistic_normal import LogisticNormalSoftmax
@@ -67,6 +71,9 @@ __all__ = [  # noqa: RUF022 (one section per family)
     "GeneralizedGumbelSoftmaxNP",
     "GumbelSoftmaxTopK",
     "RelaxedOneHotCategoricalStraightThrough",
+    # --- structured: subsets and rankings
+    "KSubset",
+    "PlackettLuce",
     # --- simplex-valued distributions
     "InvertibleGaussian",
     "LogisticNormalSoftmax",

@@ -93,10 +93,10 @@ def binary_concrete_log_prob(
 ) -> torch.Tensor:
     """Log-density of Binary Concrete(logits, temperature) at ``value`` in [0, 1] (Lebesgue).
 
-    The support is closed, as declared by the classes (``unit_interval``): a value at exactly 0
-    or 1 (a detached or copied straight-through sample, a sample rounded by a dtype round trip)
-    is read as the nearest interior point of the sampler's range (`clamp_open_unit`), so the
-    log-density stays finite.
+    At exactly 0 or 1 (a hard straight-through value, say) the density's limit is ``+inf`` for
+    ``temperature < 1``, ``0`` for ``temperature > 1``; the value is first moved to the nearest
+    point the sampler can return (`clamp_open_unit`: ``tiny``, ``1 - eps``), so the result is the
+    finite density there, as torch's ``clamp_probs`` does, never NaN.
     """
     value = clamp_open_unit(value)
     log_z = value.log()

@@ -145,7 +145,8 @@ def check_params(dist: Distribution, names: Mapping[str, str] | None = None) -> 
         value = dist.__dict__[param]
         if not torch.is_tensor(value):
             continue
-        if not bool(constraint.check(value).all()):
+        # detached: isfinite's abs would save the parameter for a backward pass otherwise
+        if not bool(constraint.check(value.detach()).all()):
             shown = names.get(param, param)
             alias = f" (alias of `{param}`)" if shown != param else ""
             raise ValueError(

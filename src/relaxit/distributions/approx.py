@@ -2,33 +2,35 @@ r"""The Laplace bridge between Dirichlet and logistic-normal distributions.
 
 Hobbhahn, Kristiadi & Hennig (2020), "Fast Predictive Uncertainty for Classification with
 Bayesian Deep Networks" (arXiv:2003.01227), §3. The Laplace approximation of
-:math:`\mathrm{Dir}(\alpha)` in the softmax basis is a Gaussian :math:`\mathcal N(\mu, \Sigma)` on
+$\mathrm{Dir}(\alpha)$ in the softmax basis is a Gaussian $\mathcal N(\mu, \Sigma)$ on
 the logits with
 
-.. math::
-    \mu_k = \log\alpha_k - \frac1K\sum_l \log\alpha_l,\qquad
-    \Sigma_{kl} = \frac{\delta_{kl}}{\alpha_k}
-        - \frac1K\Big(\frac1{\alpha_k} + \frac1{\alpha_l} - \frac1K\sum_u \frac1{\alpha_u}\Big),
+$$
+\mu_k = \log\alpha_k - \frac1K\sum_l \log\alpha_l,\qquad
+\Sigma_{kl} = \frac{\delta_{kl}}{\alpha_k}
+    - \frac1K\Big(\frac1{\alpha_k} + \frac1{\alpha_l} - \frac1K\sum_u \frac1{\alpha_u}\Big),
+$$
 
-so :math:`\Sigma_{kk} = \frac1{\alpha_k}(1 - \frac2K) + \frac1{K^2}\sum_l \frac1{\alpha_l}` (a
+so $\Sigma_{kk} = \frac1{\alpha_k}(1 - \frac2K) + \frac1{K^2}\sum_l \frac1{\alpha_l}$ (a
 *variance*), and the inverse map is
 
-.. math::
-    \alpha_k = \frac1{\Sigma_{kk}}\Big(1 - \frac2K + \frac{e^{\mu_k}}{K^2}\sum_l e^{-\mu_l}\Big).
+$$
+\alpha_k = \frac1{\Sigma_{kk}}\Big(1 - \frac2K + \frac{e^{\mu_k}}{K^2}\sum_l e^{-\mu_l}\Big).
+$$
 
-**Representation.** :math:`\Sigma = P\,\mathrm{diag}(1/\alpha)\,P` with the centering projection
-:math:`P = I - \mathbf 1\mathbf 1^\top/K`, and softmax is invariant to :math:`P` (it ignores
-shifts along :math:`\mathbf 1`). So the paper's Gaussian pushed through softmax is *exactly*
+**Representation.** $\Sigma = P\,\mathrm{diag}(1/\alpha)\,P$ with the centering projection
+$P = I - \mathbf 1\mathbf 1^\top/K$, and softmax is invariant to $P$ (it ignores
+shifts along $\mathbf 1$). So the paper's Gaussian pushed through softmax is *exactly*
 ``LogisticNormalSoftmax(mu, alpha ** -0.5)``: the diagonal Gaussian with variances
-:math:`1/\alpha_k`, whose centered logits have covariance :math:`\Sigma`. Using
-:math:`\sqrt{\Sigma_{kk}}` as independent per-logit scales instead would drop the off-diagonal
-:math:`\Sigma_{kl}` and change the law on the simplex (for :math:`\alpha = c\,(2, 3, 5)` the
+$1/\alpha_k$, whose centered logits have covariance $\Sigma$. Using
+$\sqrt{\Sigma_{kk}}$ as independent per-logit scales instead would drop the off-diagonal
+$\Sigma_{kl}$ and change the law on the simplex (for $\alpha = c\,(2, 3, 5)$ the
 variances of the simplex coordinates stay about 38% off the Dirichlet's however large c is,
 whereas this representation's moments converge to the Dirichlet's). Conversely,
-`dirichlet_approximation_fn` computes the paper's :math:`\Sigma_{kk}` of any
+`dirichlet_approximation_fn` computes the paper's $\Sigma_{kk}$ of any
 ``LogisticNormalSoftmax(mu, sigma)`` as the variance of its centered logits,
-:math:`\Sigma_{kk} = \sigma_k^2(1 - \frac2K) + \frac1{K^2}\sum_l\sigma_l^2`, and applies the
-paper's inverse; the round trip returns :math:`\alpha` exactly (up to rounding).
+$\Sigma_{kk} = \sigma_k^2(1 - \frac2K) + \frac1{K^2}\sum_l\sigma_l^2$, and applies the
+paper's inverse; the round trip returns $\alpha$ exactly (up to rounding).
 """
 
 from __future__ import annotations
@@ -40,18 +42,18 @@ from relaxit.distributions.logistic_normal import LogisticNormalSoftmax
 
 
 def lognorm_approximation_fn(dirichlet: torch.distributions.Dirichlet) -> LogisticNormalSoftmax:
-    r"""Laplace bridge, Dirichlet :math:`\to` logistic-normal (Hobbhahn et al. 2020).
+    r"""Laplace bridge, Dirichlet $\to$ logistic-normal (Hobbhahn et al. 2020).
 
     Args:
-        dirichlet: a (batched) ``Dirichlet`` with concentration :math:`\alpha` of shape
+        dirichlet: a (batched) ``Dirichlet`` with concentration $\alpha$ of shape
             ``(..., K)``.
 
     Returns:
-        ``LogisticNormalSoftmax(mu, alpha ** -0.5)`` with :math:`\mu` the paper's centered
-        ``log alpha``: softmax of it is exactly the paper's :math:`\mathcal N(\mu, \Sigma)` pushed
+        ``LogisticNormalSoftmax(mu, alpha ** -0.5)`` with $\mu$ the paper's centered
+        ``log alpha``: softmax of it is exactly the paper's $\mathcal N(\mu, \Sigma)$ pushed
         to the simplex (see the module docstring). Same batch and event shapes as the input.
 
-    Example:
+    Examples:
         >>> from relaxit.distributions import Dirichlet
         >>> ln = lognorm_approximation_fn(Dirichlet(torch.tensor([2.0, 3.0, 5.0])))
         >>> ln.loc.shape, ln.scale.shape
@@ -66,13 +68,13 @@ def lognorm_approximation_fn(dirichlet: torch.distributions.Dirichlet) -> Logist
 
 
 def centered_logit_variance(lognorm: LogisticNormalSoftmax) -> torch.Tensor:
-    r"""The paper's :math:`\Sigma_{kk}`: variances of the centered logits :math:`z - \bar z`.
+    r"""The paper's $\Sigma_{kk}$: variances of the centered logits $z - \bar z$.
 
-    For :math:`z \sim \mathcal N(\mu, \mathrm{diag}(\sigma^2))`,
-    :math:`\mathrm{Var}(z_k - \bar z) = \sigma_k^2(1 - 2/K) + \sum_l \sigma_l^2 / K^2`.
+    For $z \sim \mathcal N(\mu, \mathrm{diag}(\sigma^2))$,
+    $\mathrm{Var}(z_k - \bar z) = \sigma_k^2(1 - 2/K) + \sum_l \sigma_l^2 / K^2$.
     Shape ``(..., K)``.
 
-    Example:
+    Examples:
         >>> centered_logit_variance(LogisticNormalSoftmax(torch.zeros(2), torch.ones(2)))
         tensor([0.5000, 0.5000])
     """
@@ -82,17 +84,17 @@ def centered_logit_variance(lognorm: LogisticNormalSoftmax) -> torch.Tensor:
 
 
 def dirichlet_approximation_fn(lognorm: LogisticNormalSoftmax) -> Dirichlet:
-    r"""Inverse Laplace bridge, logistic-normal :math:`\to` Dirichlet (Hobbhahn et al. 2020).
+    r"""Inverse Laplace bridge, logistic-normal $\to$ Dirichlet (Hobbhahn et al. 2020).
 
     Args:
         lognorm: a ``LogisticNormalSoftmax`` with ``loc``/``scale`` of shape ``(..., K)``.
 
     Returns:
         ``Dirichlet(alpha)``, ``alpha`` of shape ``(..., K)``, by the paper's inverse formula
-        with :math:`\Sigma_{kk}` = `centered_logit_variance` (module docstring). Composed with
+        with $\Sigma_{kk}$ = `centered_logit_variance` (module docstring). Composed with
         `lognorm_approximation_fn` it returns the original concentration.
 
-    Example:
+    Examples:
         >>> from relaxit.distributions import Dirichlet
         >>> d = Dirichlet(torch.tensor([2.0, 3.0, 5.0]))
         >>> back = dirichlet_approximation_fn(lognorm_approximation_fn(d))

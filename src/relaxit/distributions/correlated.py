@@ -64,9 +64,10 @@ class CorrelatedRelaxedBernoulli(BernoulliProbsOrLogits, CheckedDistribution):
     Correlated Gates" (ICLR), section 3 (the multivariate Bernoulli relaxation). With
     ``L = cholesky(R)`` and ``eps ~ N(0, I_D)``:
 
-    .. math::
-        u = \Phi(L \epsilon), \qquad
-        z_k = \sigma\big((\mathrm{logit}\,\pi_k + \mathrm{logit}\,u_k) / \tau\big).
+    $$
+    u = \Phi(L \epsilon), \qquad
+    z_k = \sigma\big((\mathrm{logit}\,\pi_k + \mathrm{logit}\,u_k) / \tau\big).
+    $$
 
     Each ``u_k`` is uniform, so each ``z_k`` is Binary Concrete(``logit pi_k``, ``tau``) and
     ``P(z_k > 1/2) = pi_k`` for every ``tau``; the dependence between gates is the Gaussian
@@ -76,12 +77,15 @@ class CorrelatedRelaxedBernoulli(BernoulliProbsOrLogits, CheckedDistribution):
     ``log_prob`` is the exact density w.r.t. Lebesgue measure on ``(0, 1)^D``: the Gaussian copula
     density at ``x = Phi^{-1}(u)`` times the change of variables ``u -> z`` of each coordinate,
 
-    .. math::
-        \log p(z) = -\tfrac12 \log|R| - \tfrac12 x^\top (R^{-1} - I) x
-        + \sum_k \log \mathrm{BinConcrete}(z_k; \mathrm{logit}\,\pi_k, \tau),
+    $$
+    \log p(z) = -\tfrac12 \log|R| - \tfrac12 x^\top (R^{-1} - I) x
+    + \sum_k \log \mathrm{BinConcrete}(z_k; \mathrm{logit}\,\pi_k, \tau),
+    $$
 
     with ``logit u_k = tau logit z_k - logit pi_k`` and ``x_k = Phi^{-1}(u_k)`` computed on the
     side of 1/2 where it is accurate (``Phi^{-1}(sigmoid(y)) = -Phi^{-1}(sigmoid(-y))``).
+    Coordinates at exactly 0 or 1 are evaluated at the nearest point the sampler returns
+    (``tiny``, ``1 - eps``): a finite value, never NaN.
 
     Args:
         pi: gate probabilities, shape ``(..., D)`` (the paper's name for ``probs``); ``pi`` in
@@ -99,14 +103,15 @@ class CorrelatedRelaxedBernoulli(BernoulliProbsOrLogits, CheckedDistribution):
     ``batch_shape`` broadcasts ``pi.shape[:-1]``, ``R.shape[:-2]`` and ``tau.shape``;
     ``event_shape`` is ``(D,)``.
 
-    >>> import torch
-    >>> R = torch.tensor([[1.0, 0.8], [0.8, 1.0]])
-    >>> d = CorrelatedRelaxedBernoulli(torch.tensor([0.3, 0.6]), R, tau=0.5)
-    >>> z = d.rsample((7,))
-    >>> z.shape, d.log_prob(z).shape
-    (torch.Size([7, 2]), torch.Size([7]))
-    >>> CorrelatedRelaxedBernoulli(logits=torch.zeros(2), R=R, temperature=0.5).batch_shape
-    torch.Size([])
+    Examples:
+        >>> import torch
+        >>> R = torch.tensor([[1.0, 0.8], [0.8, 1.0]])
+        >>> d = CorrelatedRelaxedBernoulli(torch.tensor([0.3, 0.6]), R, tau=0.5)
+        >>> z = d.rsample((7,))
+        >>> z.shape, d.log_prob(z).shape
+        (torch.Size([7, 2]), torch.Size([7]))
+        >>> CorrelatedRelaxedBernoulli(logits=torch.zeros(2), R=R, temperature=0.5).batch_shape
+        torch.Size([])
     """
 
     arg_constraints: ClassVar[dict[str, constraints.Constraint]] = {
@@ -206,8 +211,7 @@ class CorrelatedRelaxedBernoulli(BernoulliProbsOrLogits, CheckedDistribution):
         dtype = compute_dtype(out_dtype)
         tau = self.temperature.unsqueeze(-1).to(dtype)
         logits = self.logits.to(dtype)
-        # a gate at exactly 0 or 1: the nearest interior point
-        value = clamp_open_unit(value.to(dtype))
+        value = clamp_open_unit(value.to(dtype))  # exactly 0 or 1: the density at tiny / 1 - eps
         marginals = binary_concrete_log_prob(value, logits, tau).sum(-1)
         logit_u = tau * (value.log() - torch.log1p(-value)) - logits
         # x = Phi^{-1}(sigmoid(y)) from the lower tail, where sigmoid is accurate; the clamp

@@ -41,7 +41,9 @@ class GaussianRelaxedBernoulli(CheckedDistribution):
     Yamada, Lindenbaum, Negahban & Kluger (2020), "Feature Selection using Stochastic Gates"
     (ICML). The gate is
 
-    .. math:: z = \min(1, \max(0, \mu + \sigma \epsilon)), \qquad \epsilon \sim N(0, 1),
+    $$
+    z = \min(1, \max(0, \mu + \sigma \epsilon)), \qquad \epsilon \sim N(0, 1),
+    $$
 
     so ``rsample`` is differentiable in ``loc`` and ``scale`` wherever the gate is not clamped
     (the paper's estimator). The law is mixed: atoms
@@ -62,12 +64,13 @@ class GaussianRelaxedBernoulli(CheckedDistribution):
 
     Samples have shape ``sample_shape + broadcast(loc, scale).shape``; event_shape is ``()``.
 
-    >>> import torch
-    >>> gate = GaussianRelaxedBernoulli(torch.tensor([0.5, 2.0, 1.0]), 0.5)
-    >>> gate.rsample((10,)).shape
-    torch.Size([10, 3])
-    >>> gate.log_prob(torch.tensor(1.0)).exp()  # P(z = 1) for each gate
-    tensor([0.1587, 0.9772, 0.5000])
+    Examples:
+        >>> import torch
+        >>> gate = GaussianRelaxedBernoulli(torch.tensor([0.5, 2.0, 1.0]), 0.5)
+        >>> gate.rsample((10,)).shape
+        torch.Size([10, 3])
+        >>> gate.log_prob(torch.tensor(1.0)).exp()  # P(z = 1) for each gate
+        tensor([0.1587, 0.9772, 0.5000])
     """
 
     arg_constraints: ClassVar[dict[str, constraints.Constraint]] = {
@@ -159,9 +162,10 @@ class HardConcrete(CheckedDistribution):
     Louizos, Welling & Kingma (2018), "Learning Sparse Neural Networks through L0
     Regularization" (ICLR), eqs. 9-12. With ``u ~ Uniform(0, 1)``:
 
-    .. math::
-        s = \sigma\big((\log u - \log(1-u) + \log\alpha)/\beta\big), \quad
-        z = \min(1, \max(0, s(\xi - \gamma) + \gamma)).
+    $$
+    s = \sigma\big((\log u - \log(1-u) + \log\alpha)/\beta\big), \quad
+    z = \min(1, \max(0, s(\xi - \gamma) + \gamma)).
+    $$
 
     ``alpha > 0`` is the location (``log alpha`` the gate's logit), ``beta > 0`` the
     temperature, ``gamma < 0 < 1 < xi`` the stretch interval (the paper's ``zeta`` is ``xi``;
@@ -183,17 +187,21 @@ class HardConcrete(CheckedDistribution):
 
     Args:
         alpha: location ``alpha > 0`` (finite), any shape.
-        beta, xi, gamma: broadcast with ``alpha`` (finite numbers or tensors).
+        beta: temperature ``beta > 0`` (finite), broadcast with ``alpha`` (number or tensor).
+        xi: upper end of the stretch interval, ``xi > 1`` (finite).
+        gamma: lower end of the stretch interval, ``gamma < 0`` (finite).
         temperature: keyword-only alias of ``beta`` (give one of the two).
 
     Samples have shape ``sample_shape + batch_shape``; event_shape is ``()``.
 
-    >>> import torch
-    >>> gate = HardConcrete(alpha=torch.tensor([0.1, 1.0, 10.0]), beta=2 / 3, xi=1.1, gamma=-0.1)
-    >>> gate.rsample((5,)).shape
-    torch.Size([5, 3])
-    >>> gate.prob_nonzero()  # sigmoid(log alpha - beta log(-gamma / xi))
-    tensor([0.3309, 0.8318, 0.9802])
+    Examples:
+        >>> import torch
+        >>> alpha = torch.tensor([0.1, 1.0, 10.0])
+        >>> gate = HardConcrete(alpha=alpha, beta=2 / 3, xi=1.1, gamma=-0.1)
+        >>> gate.rsample((5,)).shape
+        torch.Size([5, 3])
+        >>> gate.prob_nonzero()  # sigmoid(log alpha - beta log(-gamma / xi))
+        tensor([0.3309, 0.8318, 0.9802])
     """
 
     arg_constraints: ClassVar[dict[str, constraints.Constraint]] = {

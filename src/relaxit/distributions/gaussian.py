@@ -151,25 +151,25 @@ class OMTMultivariateNormal(_BatchedMVN):
     r"""Multivariate normal whose ``rsample`` carries optimal-mass-transport (OMT) gradients.
 
     Jankowiak & Obermeyer (2018), "Pathwise Derivatives Beyond the Reparameterization Trick",
-    §4: the sample is :math:`z = \mu + L\varepsilon` as in ``MultivariateNormal.rsample``, but the
-    gradient w.r.t. the Cholesky factor :math:`L` uses the velocity field that solves the
+    §4: the sample is $z = \mu + L\varepsilon$ as in ``MultivariateNormal.rsample``, but the
+    gradient w.r.t. the Cholesky factor $L$ uses the velocity field that solves the
     transport equation with minimal kinetic energy (OMT) instead of the reparameterization's
-    :math:`\partial z/\partial L = \varepsilon`. Both are unbiased (same expected gradient); OMT
-    usually has lower variance, at an :math:`O(D^3)` cost per batch element (one batched
+    $\partial z/\partial L = \varepsilon$. Both are unbiased (same expected gradient); OMT
+    usually has lower variance, at an $O(D^3)$ cost per batch element (one batched
     ``eigh``). The gradient w.r.t. ``loc`` is the reparameterization's. The math follows Pyro's
     ``OMTMultivariateNormal`` (which is unbatched); this version allows batch dimensions and uses
-    ``eigh`` of :math:`\Sigma^{-1}` where Pyro uses an SVD (the same for a symmetric positive
+    ``eigh`` of $\Sigma^{-1}$ where Pyro uses an SVD (the same for a symmetric positive
     definite matrix).
 
     ``log_prob``, ``mean``, ``variance`` are those of the multivariate normal (Lebesgue measure on
-    :math:`\mathbb{R}^D`).
+    $\mathbb{R}^D$).
 
     Args:
         loc: mean, shape ``(..., D)``.
         scale_tril: lower Cholesky factor of the covariance, shape ``(..., D, D)``; its batch
             shape broadcasts with ``loc``'s.
 
-    Example:
+    Examples:
         >>> d = OMTMultivariateNormal(torch.zeros(4, 3), torch.eye(3).expand(4, 3, 3))
         >>> d.rsample((2,)).shape
         torch.Size([2, 4, 3])
@@ -184,13 +184,13 @@ class AVFMultivariateNormal(_BatchedMVN):
     r"""Multivariate normal with adaptive-velocity-field (AVF) control variates in its gradients.
 
     Jankowiak & Obermeyer (2018), "Pathwise Derivatives Beyond the Reparameterization Trick",
-    §5: the gradient w.r.t. :math:`L` adds to the reparameterization's velocity field a
+    §5: the gradient w.r.t. $L$ adds to the reparameterization's velocity field a
     divergence-free field built from infinitesimal rotations,
-    :math:`\xi = (L^\top g)\varepsilon^\top - \varepsilon (L^\top g)^\top` summed over samples,
-    modulated by :math:`A = B^\top C` with ``control_var = (B, C)`` of shape ``(2, L, D)``:
-    :math:`\nabla_L = \mathrm{tril}\big(\sum_j g_j\varepsilon_j^\top + \xi \odot A\big)`. It is
+    $\xi = (L^\top g)\varepsilon^\top - \varepsilon (L^\top g)^\top$ summed over samples,
+    modulated by $A = B^\top C$ with ``control_var = (B, C)`` of shape ``(2, L, D)``:
+    $\nabla_L = \mathrm{tril}\big(\sum_j g_j\varepsilon_j^\top + \xi \odot A\big)$. It is
     unbiased for any ``control_var``. The "gradient" passed back to ``control_var`` is the
-    gradient of :math:`\tfrac12\sum_{\text{batch}}\|\nabla_L\|^2`, so that an optimizer step on
+    gradient of $\tfrac12\sum_{\text{batch}}\|\nabla_L\|^2$, so that an optimizer step on
     it lowers the estimator's second moment (as in Pyro); ``control_var`` is shared across the
     batch. The math follows Pyro's unbatched ``AVFMultivariateNormal``.
 
@@ -202,7 +202,7 @@ class AVFMultivariateNormal(_BatchedMVN):
         control_var: shape ``(2, L, D)`` for any L >= 1, shared by every batch element; learn it
             (e.g. with Adam on its ``.grad``) alongside ``loc`` and ``scale_tril``.
 
-    Example:
+    Examples:
         >>> cv = torch.full((2, 1, 3), 0.1, requires_grad=True)
         >>> d = AVFMultivariateNormal(torch.zeros(4, 3), torch.eye(3), cv)
         >>> d.rsample((2,)).shape

@@ -42,10 +42,11 @@ class GeneralizedGumbelSoftmax(ProbsOrLogits, CheckedDistribution):
     ``rsample(sample_shape)`` is ``sample_shape + batch + (K,)``, ``rsample_value`` is
     ``sample_shape + batch``.
 
-    >>> import torch
-    >>> d = GeneralizedGumbelSoftmax(torch.arange(3.0), probs=torch.tensor([0.2, 0.3, 0.5]))
-    >>> d.rsample((5,)).shape, d.rsample_value((5,)).shape
-    (torch.Size([5, 3]), torch.Size([5]))
+    Examples:
+        >>> import torch
+        >>> d = GeneralizedGumbelSoftmax(torch.arange(3.0), probs=torch.tensor([0.2, 0.3, 0.5]))
+        >>> d.rsample((5,)).shape, d.rsample_value((5,)).shape
+        (torch.Size([5, 3]), torch.Size([5]))
     """
 
     arg_constraints: ClassVar[dict[str, constraints.Constraint]] = {
@@ -100,7 +101,7 @@ class GeneralizedGumbelSoftmax(ProbsOrLogits, CheckedDistribution):
         self._init_checked(
             batch_shape, torch.Size((k,)), validate_args, names={"temperature": t_name}
         )
-        if self._validate_args and not bool(torch.isfinite(self.values).all()):
+        if self._validate_args and not bool(torch.isfinite(self.values.detach()).all()):
             raise ValueError(f"{owner}: `values` must be finite, got {self.values}")
 
     @property
@@ -111,6 +112,11 @@ class GeneralizedGumbelSoftmax(ProbsOrLogits, CheckedDistribution):
     @property
     def support(self):
         return constraints.one_hot if self.hard else simplex
+
+    @property
+    def has_enumerate_support(self) -> bool:
+        """``hard=True`` takes K one-hot values, which Pyro's ``TraceEnum_ELBO`` enumerates."""
+        return self.hard
 
     def expand(self, batch_shape, _instance=None):
         new = self._get_checked_instance(GeneralizedGumbelSoftmax, _instance)
@@ -172,11 +178,12 @@ class GeneralizedGumbelSoftmaxNP(GeneralizedGumbelSoftmax):
     Shapes: ``values`` ``(K,)`` (1-D, evaluated by ``dist`` with its batch shape broadcast in
     front): ``dist.log_prob(values.reshape(K, 1, ..., 1))`` gives ``(K, *dist.batch_shape)``.
 
-    >>> import torch
-    >>> d = GeneralizedGumbelSoftmaxNP(torch.distributions.Poisson(torch.tensor(2.0)),
-    ...                                torch.arange(20.0), eta=0.99)
-    >>> d.values.shape
-    torch.Size([7])
+    Examples:
+        >>> import torch
+        >>> d = GeneralizedGumbelSoftmaxNP(torch.distributions.Poisson(torch.tensor(2.0)),
+        ...                                torch.arange(20.0), eta=0.99)
+        >>> d.values.shape
+        torch.Size([7])
     """
 
     def __init__(

@@ -67,44 +67,46 @@ class InvertibleGaussian(CheckedDistribution):
     r"""Invertible Gaussian reparameterization (IGR) on the probability simplex.
 
     Potapczynski, Loaiza-Ganem & Cunningham (2020), "Invertible Gaussian Reparameterization:
-    Revisiting the Gumbel-Softmax". A Gaussian in :math:`\mathbb{R}^{K-1}` is pushed through the
+    Revisiting the Gumbel-Softmax". A Gaussian in $\mathbb{R}^{K-1}$ is pushed through the
     invertible softmax++ map:
 
-    .. math::
-        y = \mu + \sigma \odot \varepsilon,\quad \varepsilon \sim \mathcal N(0, I_{K-1}),\qquad
-        x_k = \frac{e^{y_k/\tau}}{\sum_{j<K} e^{y_j/\tau} + \delta}\ (k < K),\qquad
-        x_K = 1 - \sum_{k<K} x_k = \frac{\delta}{\sum_{j<K} e^{y_j/\tau} + \delta}.
+    $$
+    y = \mu + \sigma \odot \varepsilon,\quad \varepsilon \sim \mathcal N(0, I_{K-1}),\qquad
+    x_k = \frac{e^{y_k/\tau}}{\sum_{j<K} e^{y_j/\tau} + \delta}\ (k < K),\qquad
+    x_K = 1 - \sum_{k<K} x_k = \frac{\delta}{\sum_{j<K} e^{y_j/\tau} + \delta}.
+    $$
 
     ``rsample`` computes this as ``softmax([y/tau, log delta])`` (one stable pass in logit space).
 
     ``log_prob`` is the exact density of the first K-1 coordinates w.r.t. Lebesgue measure (the
     base measure of torch's ``Dirichlet``). The inverse is
-    :math:`y_k = \tau(\log x_k - \log x_K + \log\delta)` and the Jacobian of
-    :math:`y \mapsto x_{1:K-1}` is :math:`(\mathrm{diag}(x) - x x^\top)/\tau`, whose determinant
-    is :math:`\tau^{-(K-1)}\prod_{k=1}^{K} x_k` (matrix determinant lemma), so
+    $y_k = \tau(\log x_k - \log x_K + \log\delta)$ and the Jacobian of
+    $y \mapsto x_{1:K-1}$ is $(\mathrm{diag}(x) - x x^\top)/\tau$, whose determinant
+    is $\tau^{-(K-1)}\prod_{k=1}^{K} x_k$ (matrix determinant lemma), so
 
-    .. math::
-        \log p(x) = \sum_{k<K} \log \mathcal N(y_k;\mu_k,\sigma_k^2)
-                    - \sum_{k=1}^{K}\log x_k + (K-1)\log\tau.
+    $$
+    \log p(x) = \sum_{k<K} \log \mathcal N(y_k;\mu_k,\sigma_k^2)
+                - \sum_{k=1}^{K}\log x_k + (K-1)\log\tau.
+    $$
 
     Coordinates that underflow to 0 (e.g. temperature 0.05 with large ``loc`` in float32) are
     clamped to the dtype's smallest normal number, so samples and their log-densities stay finite;
     ``log_prob`` reads a coordinate at exactly 0 as that number too, and its gradient through
     such a coordinate saturates instead of overflowing (see `floored_log`).
     ``kl_divergence(InvertibleGaussian, InvertibleGaussian)`` is registered and exact: the map to
-    the log-ratios :math:`\log x_k - \log x_K = y_k/\tau - \log\delta` is a bijection that does
+    the log-ratios $\log x_k - \log x_K = y_k/\tau - \log\delta$ is a bijection that does
     not depend on the parameters, so the KL is that of the two Gaussians of the log-ratios.
 
     Args:
-        loc: :math:`\mu`, shape ``(..., K-1)``.
-        scale: :math:`\sigma > 0`, shape ``(..., K-1)``.
-        temperature: :math:`\tau > 0`, batch-shaped (broadcasts with ``loc.shape[:-1]``).
-        delta: :math:`\delta > 0`, batch-shaped; the paper's softmax++ constant (default 1).
+        loc: $\mu$, shape ``(..., K-1)``.
+        scale: $\sigma > 0$, shape ``(..., K-1)``.
+        temperature: $\tau > 0$, batch-shaped (broadcasts with ``loc.shape[:-1]``).
+        delta: $\delta > 0$, batch-shaped; the paper's softmax++ constant (default 1).
 
     Shapes: ``batch_shape`` is the broadcast of ``loc.shape[:-1]``, ``scale.shape[:-1]``,
     ``temperature.shape`` and ``delta.shape``; ``event_shape`` is ``(K,)``.
 
-    Example:
+    Examples:
         >>> d = InvertibleGaussian(torch.zeros(2, 3), torch.ones(2, 3), temperature=0.5)
         >>> x = d.rsample((4,))
         >>> x.shape, d.log_prob(x).shape

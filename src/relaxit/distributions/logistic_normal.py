@@ -21,26 +21,27 @@ _LOG_2PI = math.log(2 * math.pi)
 
 
 class LogisticNormalSoftmax(CheckedDistribution):
-    r"""Softmax of a diagonal Gaussian in :math:`\mathbb{R}^K`: a logistic-normal on the K-simplex.
+    r"""Softmax of a diagonal Gaussian in $\mathbb{R}^K$: a logistic-normal on the K-simplex.
 
-    :math:`z \sim \mathcal N(\mu, \mathrm{diag}(\sigma^2))`, :math:`x = \mathrm{softmax}(z)`. This
+    $z \sim \mathcal N(\mu, \mathrm{diag}(\sigma^2))$, $x = \mathrm{softmax}(z)$. This
     is the softmax basis used by the Laplace bridge of Hobbhahn, Kristiadi & Hennig (2020),
     "Fast Predictive Uncertainty for Classification with Bayesian Deep Networks" (Aitchison &
     Shen 1980 for the logistic normal), *not* torch's stick-breaking ``LogisticNormal``.
 
-    Softmax is invariant to shifts :math:`z \mapsto z + t\mathbf 1`, so it is not a bijection;
+    Softmax is invariant to shifts $z \mapsto z + t\mathbf 1$, so it is not a bijection;
     ``log_prob`` integrates the shift direction out. The log-ratios
-    :math:`r_k = \log x_k - \log x_K = z_k - z_K` (k < K) are Gaussian with covariance
-    :math:`\mathrm{diag}(\sigma^2_{1:K-1}) + \sigma_K^2 \mathbf 1\mathbf 1^\top`, and the map
-    :math:`x_{1:K-1} \mapsto r` has Jacobian determinant :math:`1/\prod_{k=1}^K x_k`. Written
+    $r_k = \log x_k - \log x_K = z_k - z_K$ (k < K) are Gaussian with covariance
+    $\mathrm{diag}(\sigma^2_{1:K-1}) + \sigma_K^2 \mathbf 1\mathbf 1^\top$, and the map
+    $x_{1:K-1} \mapsto r$ has Jacobian determinant $1/\prod_{k=1}^K x_k$. Written
     symmetrically (the quadratic form of a marginal is the minimum of the joint one along the
-    fibre :math:`\log x + t\mathbf 1`; the determinant by the matrix determinant lemma), with
-    :math:`a = \log x - \mu`, :math:`w_k = \sigma_k^{-2}`, :math:`W = \sum_k w_k`,
-    :math:`\bar a = \sum_k w_k a_k / W`:
+    fibre $\log x + t\mathbf 1$; the determinant by the matrix determinant lemma), with
+    $a = \log x - \mu$, $w_k = \sigma_k^{-2}$, $W = \sum_k w_k$,
+    $\bar a = \sum_k w_k a_k / W$:
 
-    .. math::
-        \log p(x) = -\tfrac12 \sum_k w_k (a_k - \bar a)^2 - \tfrac{K-1}{2}\log 2\pi
-                    - \sum_k \log\sigma_k - \tfrac12\log W - \sum_{k=1}^K \log x_k .
+    $$
+    \log p(x) = -\tfrac12 \sum_k w_k (a_k - \bar a)^2 - \tfrac{K-1}{2}\log 2\pi
+                - \sum_k \log\sigma_k - \tfrac12\log W - \sum_{k=1}^K \log x_k .
+    $$
 
     The base measure is Lebesgue measure on the first K-1 coordinates (as torch's
     ``Dirichlet``). Coordinates that underflow to 0 in ``rsample`` are clamped to the dtype's
@@ -50,13 +51,13 @@ class LogisticNormalSoftmax(CheckedDistribution):
     beyond. Mean and variance have no closed form.
 
     Args:
-        loc: :math:`\mu`, shape ``(..., K)`` with K >= 2.
-        scale: :math:`\sigma > 0`, shape ``(..., K)``.
+        loc: $\mu$, shape ``(..., K)`` with K >= 2.
+        scale: $\sigma > 0$, shape ``(..., K)``.
 
     Shapes: ``batch_shape`` is the broadcast of ``loc.shape[:-1]`` and ``scale.shape[:-1]``;
     ``event_shape`` is ``(K,)``.
 
-    Example:
+    Examples:
         >>> d = LogisticNormalSoftmax(torch.zeros(2, 3), torch.ones(2, 3))
         >>> x = d.rsample((5,))
         >>> x.shape, d.log_prob(x).shape

@@ -17,8 +17,10 @@ class RebarRelaxation(BinaryConcreteCore):
     Tucker, Mnih, Maddison, Lawson & Sohl-Dickstein (2017), "REBAR: Low-variance, unbiased
     gradient estimates for discrete latent variable models" (NeurIPS), section 2:
 
-    .. math:: z = \sigma\big((\log\tfrac{\theta}{1-\theta} + \log\tfrac{u}{1-u}) / \lambda\big),
-        \qquad u \sim U(0, 1),
+    $$
+    z = \sigma\big((\log\tfrac{\theta}{1-\theta} + \log\tfrac{u}{1-u}) / \lambda\big),
+    \qquad u \sim U(0, 1),
+    $$
 
     so ``H(z - 1/2) ~ Bernoulli(theta)`` for every ``lambda``. Both the logit of ``theta`` and the
     noise are divided by ``lambda``, which makes ``z`` exactly a Binary Concrete variable
@@ -26,13 +28,16 @@ class RebarRelaxation(BinaryConcreteCore):
     a thin parametrization of the shared Binary Concrete core (`BinaryConcreteCore`), and
     ``log_prob`` is that density w.r.t. Lebesgue measure on (0, 1):
 
-    .. math:: \log p(z) = \log\lambda + \log\sigma(t) + \log\sigma(-t) - \log z - \log(1-z),
-        \qquad t = \lambda\,\mathrm{logit}(z) - \mathrm{logit}(\theta).
+    $$
+    \log p(z) = \log\lambda + \log\sigma(t) + \log\sigma(-t) - \log z - \log(1-z),
+    \qquad t = \lambda\,\mathrm{logit}(z) - \mathrm{logit}(\theta).
+    $$
 
     (A widely used implementation scales the logit by ``1/lambda`` in the sampler but not in the
     density, so the two describe different laws; here both come from the formula above.)
-    ``theta`` in {0, 1} is clamped to ``[eps, 1 - eps]`` as ``torch.distributions`` does; a value
-    at exactly 0 or 1 gets the (finite) density at the nearest interior point.
+    ``theta`` in {0, 1} is clamped to ``[eps, 1 - eps]`` as ``torch.distributions`` does.
+    ``log_prob`` at exactly 0 or 1 (in the declared support ``[0, 1]``) is the finite density at
+    the nearest point the sampler returns (``tiny``, ``1 - eps``), never NaN.
 
     Args:
         theta: Bernoulli probability, any shape; the paper's name for ``probs``.
@@ -43,12 +48,13 @@ class RebarRelaxation(BinaryConcreteCore):
 
     Samples have shape ``sample_shape + batch_shape`` with values in (0, 1).
 
-    >>> import torch
-    >>> z = RebarRelaxation(torch.tensor([0.3, 0.8]), 0.5).rsample((1000,))
-    >>> z.shape
-    torch.Size([1000, 2])
-    >>> RebarRelaxation(temperature=0.5, logits=torch.zeros(3)).rsample().shape
-    torch.Size([3])
+    Examples:
+        >>> import torch
+        >>> z = RebarRelaxation(torch.tensor([0.3, 0.8]), 0.5).rsample((1000,))
+        >>> z.shape
+        torch.Size([1000, 2])
+        >>> RebarRelaxation(temperature=0.5, logits=torch.zeros(3)).rsample().shape
+        torch.Size([3])
     """
 
     arg_constraints: ClassVar[dict[str, constraints.Constraint]] = {

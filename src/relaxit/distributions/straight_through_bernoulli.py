@@ -31,16 +31,17 @@ class StraightThroughBernoulli(Bernoulli):
 
     ``log_prob`` is the Bernoulli log-mass (base measure: counting measure on {0, 1}).
 
-    Args:
-        probs / logits: exactly one of them, any shape (as ``torch.distributions.Bernoulli``).
+    Constructed as ``torch.distributions.Bernoulli(probs=None, logits=None, validate_args=None)``:
+    exactly one of ``probs`` (in [0, 1]) and ``logits`` (log-odds), any shape.
 
-    >>> import torch
-    >>> p = torch.tensor([0.2, 0.9], requires_grad=True)
-    >>> b = StraightThroughBernoulli(probs=p).rsample((4,))
-    >>> b.shape, bool(((b == 0) | (b == 1)).all())
-    (torch.Size([4, 2]), True)
-    >>> b.sum().backward(); p.grad
-    tensor([4., 4.])
+    Examples:
+        >>> import torch
+        >>> p = torch.tensor([0.2, 0.9], requires_grad=True)
+        >>> b = StraightThroughBernoulli(probs=p).rsample((4,))
+        >>> b.shape, bool(((b == 0) | (b == 1)).all())
+        (torch.Size([4, 2]), True)
+        >>> b.sum().backward(); p.grad
+        tensor([4., 4.])
     """
 
     arg_constraints: ClassVar[dict[str, constraints.Constraint]] = {
@@ -114,14 +115,16 @@ class StochasticTimesSmooth(BernoulliProbsOrLogits, CheckedDistribution):
     ``mean = p`` and ``variance = p^{3/2} - p^2``.
 
     Args:
-        probs / logits: exactly one of them, any shape.
+        probs: ``p`` in [0, 1], any shape.
+        logits: log-odds of ``p``; give exactly one of ``probs`` and ``logits``.
 
-    >>> import torch
-    >>> d = StochasticTimesSmooth(probs=torch.tensor([0.25, 0.81]))
-    >>> d.rsample((3,)).shape
-    torch.Size([3, 2])
-    >>> d.log_prob(torch.tensor([0.5, 0.0])).exp()  # P(out = sqrt p), P(out = 0)
-    tensor([0.5000, 0.1000])
+    Examples:
+        >>> import torch
+        >>> d = StochasticTimesSmooth(probs=torch.tensor([0.25, 0.81]))
+        >>> d.rsample((3,)).shape
+        torch.Size([3, 2])
+        >>> d.log_prob(torch.tensor([0.5, 0.0])).exp()  # P(out = sqrt p), P(out = 0)
+        tensor([0.5000, 0.1000])
     """
 
     arg_constraints: ClassVar[dict[str, constraints.Constraint]] = {
@@ -226,7 +229,9 @@ class RelaxedBernoulliStraightThrough(BinaryConcreteCore):
     semantics are Pyro's ``RelaxedBernoulliStraightThrough``. ``rsample`` draws the relaxed
     sample
 
-    .. math:: y = (\text{logits} + \log u - \log(1-u)) / \tau, \qquad z = \sigma(y),
+    $$
+    y = (\text{logits} + \log u - \log(1-u)) / \tau, \qquad z = \sigma(y),
+    $$
 
     and returns the hard value ``b = 1[y > 0]`` (so ``b ~ Bernoulli(sigmoid(logits))`` exactly)
     whose backward pass is that of ``z`` (``b + (z - stop_gradient(z))``, exact forward value).
@@ -234,21 +239,23 @@ class RelaxedBernoulliStraightThrough(BinaryConcreteCore):
     ``log_prob(x)`` is the Binary Concrete log-density (Lebesgue on (0, 1)) of
     ``getattr(x, "_unquantize", x)``:
     ``log tau + logsigmoid(t) + logsigmoid(-t) - log z - log(1-z)``, ``t = tau logit(z) - logits``.
+    Unlike PyTorch's and Pyro's classes, ``temperature`` broadcasts with ``probs``/``logits``.
     A copy of a sample (``detach``, ``clone``, indexing, arithmetic, pickling) loses
-    ``_unquantize`` and holds the hard value 0 or 1: its ``log_prob`` is the density at the
-    nearest interior point (finite, as the support is declared closed), not that of the relaxed
-    value. Unlike PyTorch's and Pyro's classes, ``temperature`` broadcasts with
-    ``probs``/``logits``. A thin parametrization of `BinaryConcreteCore`.
+    ``_unquantize`` and holds the hard value 0 or 1: its ``log_prob`` is the finite density at
+    the nearest point the sampler returns (``tiny``, ``1 - eps``), never NaN, not that of the
+    relaxed value. A thin parametrization of `BinaryConcreteCore`.
 
     Args:
         temperature: ``tau > 0`` (finite), broadcast with the probabilities.
-        probs / logits: exactly one of them (``logits`` finite).
+        probs: success probabilities in [0, 1].
+        logits: finite log-odds; give exactly one of ``probs`` and ``logits``.
 
-    >>> import torch
-    >>> d = RelaxedBernoulliStraightThrough(torch.tensor([0.5, 1.0]), logits=torch.zeros(3, 1))
-    >>> x = d.rsample()
-    >>> x.shape, bool(((x == 0) | (x == 1)).all()), d.log_prob(x).shape
-    (torch.Size([3, 2]), True, torch.Size([3, 2]))
+    Examples:
+        >>> import torch
+        >>> d = RelaxedBernoulliStraightThrough(torch.tensor([0.5, 1.0]), logits=torch.zeros(3, 1))
+        >>> x = d.rsample()
+        >>> x.shape, bool(((x == 0) | (x == 1)).all()), d.log_prob(x).shape
+        (torch.Size([3, 2]), True, torch.Size([3, 2]))
     """
 
     def __init__(

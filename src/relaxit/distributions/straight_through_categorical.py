@@ -103,11 +103,12 @@ class RelaxedOneHotCategoricalStraightThrough(_TemperedCategorical):
     ``rsample(sample_shape)`` is ``sample_shape + batch + (K,)``; ``log_prob`` is
     ``sample_shape + batch``.
 
-    >>> import torch
-    >>> d = RelaxedOneHotCategoricalStraightThrough(0.5, logits=torch.zeros(4, 3))
-    >>> x = d.rsample((2,))
-    >>> x.shape, d.log_prob(x).shape
-    (torch.Size([2, 4, 3]), torch.Size([2, 4]))
+    Examples:
+        >>> import torch
+        >>> d = RelaxedOneHotCategoricalStraightThrough(0.5, logits=torch.zeros(4, 3))
+        >>> x = d.rsample((2,))
+        >>> x.shape, d.log_prob(x).shape
+        (torch.Size([2, 4, 3]), torch.Size([2, 4]))
     """
 
     arg_constraints: ClassVar[dict[str, constraints.Constraint]] = {
@@ -157,11 +158,12 @@ class DecoupledStraightThroughGumbelSoftmax(_TemperedCategorical):
     Shapes: ``logits``/``probs`` ``(*batch, K)``, temperatures broadcast to ``batch``;
     ``rsample(sample_shape)`` is ``sample_shape + batch + (K,)``.
 
-    >>> import torch
-    >>> d = DecoupledStraightThroughGumbelSoftmax(1.0, 0.3, logits=torch.zeros(4, 3))
-    >>> x = d.rsample((2,))
-    >>> x.shape, d.log_prob(x).shape
-    (torch.Size([2, 4, 3]), torch.Size([2, 4]))
+    Examples:
+        >>> import torch
+        >>> d = DecoupledStraightThroughGumbelSoftmax(1.0, 0.3, logits=torch.zeros(4, 3))
+        >>> x = d.rsample((2,))
+        >>> x.shape, d.log_prob(x).shape
+        (torch.Size([2, 4, 3]), torch.Size([2, 4]))
     """
 
     arg_constraints: ClassVar[dict[str, constraints.Constraint]] = {
@@ -171,6 +173,7 @@ class DecoupledStraightThroughGumbelSoftmax(_TemperedCategorical):
         "temperature_backward": finite_positive,
     }
     support = constraints.one_hot
+    has_enumerate_support = True  # Pyro's TraceEnum_ELBO enumerates the K one-hot values
     _temperature_names = ("temperature_forward", "temperature_backward")
 
     def __init__(
@@ -191,6 +194,16 @@ class DecoupledStraightThroughGumbelSoftmax(_TemperedCategorical):
         # argmax of softmax(scores / temperature_forward) == argmax of scores.
         hard = one_hot_argmax(scores.detach())
         return hard + (soft_b - soft_b.detach())
+
+    @property
+    def mean(self) -> torch.Tensor:
+        """``probs``: the forward value is one-hot with ``P(x_k = 1) = p_k``."""
+        return self.probs
+
+    @property
+    def variance(self) -> torch.Tensor:
+        """``probs * (1 - probs)``, per coordinate of the one-hot value."""
+        return self.probs * (1 - self.probs)
 
     def enumerate_support(self, expand: bool = True) -> torch.Tensor:
         k = self.event_shape[0]

@@ -20,6 +20,9 @@ from relaxit.distributions._params import (
     float_params,
     resolve_alias,
 )
+from relaxit.distributions._topk_relaxation import relaxed_k_hot
+
+_INT_DTYPES = (torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64)
 
 MAX_EXACT_K = 12
 """Largest subset size whose set probability `GumbelSoftmaxTopK.log_prob` computes exactly."""
@@ -78,7 +81,11 @@ class GumbelSoftmaxTopK(ProbsOrLogits, CheckedDistribution):
     (possible at large ``tau``) is capped at ``r`` and the excess spread over the other
     categories in proportion to their headroom, so every entry of ``y = sum_j a_j`` lies in
     [0, 1] and ``sum y = K`` exactly. ``hard=True`` returns the exact top-k of ``s`` forward
-    (k-hot) with the gradient of ``y`` backward (straight-through).
+    (k-hot) with the gradient of ``y`` backward (straight-through). A used-up category
+    (``r = 0``) has ``log r = -inf``: no weight. The K steps run as one ``autograd.Function``
+    (`relaxit.distributions._topk_relaxation`) that saves only ``s`` (O(n), not O(K n)) and
+    recomputes the steps in its hand-written backward; with ``hard=True`` the forward pass is
+    the top-k alone.
 
     ``log_prob(value)`` is the exact log-probability of the unordered set of a k-hot value
     under sampling without replacement (base measure: counting measure on the C(n, K) k-hot
@@ -96,13 +103,14 @@ class GumbelSoftmaxTopK(ProbsOrLogits, CheckedDistribution):
     Shapes: ``probs``/``logits`` ``(*batch, n)``; ``rsample(sample_shape)`` is
     ``sample_shape + batch + (n,)``; ``log_prob`` is ``sample_shape + batch``.
 
-    >>> import torch
-    >>> d = GumbelSoftmaxTopK(logits=torch.zeros(5), K=2)
-    >>> x = d.rsample((3,))
-    >>> x.shape, x.sum(-1).tolist()
-    (torch.Size([3, 5]), [2.0, 2.0, 2.0])
-    >>> round(d.log_prob(x[0]).exp().item(), 4)  # 1 / C(5, 2)
-    0.1
+    Examples:
+        >>> import torch
+        >>> d = GumbelSoftmaxTopK(logits=torch.zeros(5), K=2)
+        >>> x = d.rsample((3,))
+        >>> x.shape, x.sum(-1).tolist()
+        (torch.Size([3, 5]), [2.0, 2.0, 2.0])
+        >>> round(d.log_prob(x[0]).exp().item(), 4)  # 1 / C(5, 2)
+        0.1
     """
 
     arg_constraints: ClassVar[dict[str, constraints.Constraint]] = {
@@ -130,6 +138,8 @@ class GumbelSoftmaxTopK(ProbsOrLogits, CheckedDistribution):
         )
         tensor, is_probs = logits_from(probs, logits, owner)
         n = tensor.shape[-1]
+        if torch.is_tensor(K) and K.dim() == 0 and K.dtype in _INT_DTYPES:
+            K = int(K)  # an integer 0-dim tensor, e.g. torch.tensor(5)
         if isinstance(K, bool) or not isinstance(K, int) or not 1 <= K <= n:
             raise ValueError(f"{owner}: `K` must be an int in [1, {n}], got {K!r}")
         temperature = float_params(owner, _=tensor, **{t_name: temperature})[t_name]
@@ -166,31 +176,11 @@ class GumbelSoftmaxTopK(ProbsOrLogits, CheckedDistribution):
         new._init_expanded(batch_shape, n, self._validate_args)
         return new
 
-    def _relaxed_k_hot(self, scores: torch.Tensor) -> torch.Tensor:
-        tiny = torch.finfo(scores.dtype).tiny
-        inv_tau = self.temperature.reciprocal().unsqueeze(-1)
-        left = torch.ones_like(scores)
-        total = torch.zeros_like(scores)
-        for _ in range(self.K):
-            a = torch.softmax((scores + left.clamp_min(tiny).log()) * inv_tau, -1)
-            capped = torch.minimum(a, left)
-            headroom = left - capped
-            excess = (1.0 - capped.sum(-1, keepdim=True)).clamp_min(0.0)
-            a = capped + excess * headroom / headroom.sum(-1, keepdim=True).clamp_min(tiny)
-            total = total + a
-            left = (left - a).clamp_min(0.0)
-        return total
-
     def rsample(self, sample_shape=torch.Size()) -> torch.Tensor:
-        logits = self._normalized_logits()
         shape = self._extended_shape(sample_shape)
-        scores = logits + gumbel_like(logits, shape)
-        soft = self._relaxed_k_hot(scores)
-        if not self.hard:
-            return soft
-        top = scores.detach().topk(self.K, -1).indices
-        hard = torch.zeros_like(soft).scatter_(-1, top, 1.0)
-        return hard + (soft - soft.detach())
+        # Top-k and the relaxation are invariant to shifting a row of logits: no normalization.
+        logits = self.logits
+        return relaxed_k_hot(logits, gumbel_like(logits, shape), self.tau, self.K, self.hard)
 
     def log_prob(self, value: torch.Tensor) -> torch.Tensor:
         if self.K > MAX_EXACT_K:

@@ -21,25 +21,85 @@ Every estimator follows one protocol::
   logits.
 
 ``gradient_samples`` returns per-run gradient estimates, for bias/variance studies.
+
+Every estimator class declares its facts (``name``, ``families``, ``unbiased``,
+``evaluations_per_sample``, ``paper``, ``min_samples``, ``objective``) and is registered in
+`relaxit.estimators.registry`, the one list that the tests, the benchmarks, the VAE's methods
+and the docs' tables iterate. To write your own, subclass `Estimator`, implement
+``_loss(f, problem, n_samples)`` with `evaluate` and `attach`, and decorate it with
+`register_estimator` (see CONTRIBUTING.md).
 """
 
+from relaxit.estimators import registry
+from relaxit.estimators._protocol import (
+    BERNOULLI,
+    CATEGORICAL,
+    OBJECTIVES,
+    Estimator,
+    Objective,
+    Problem,
+    attach,
+    check_temperature,
+    evaluate,
+    right_pad,
+    sum_joint,
+    uniform,
+)
 from relaxit.estimators.antithetic import ARM, DisARM
+from relaxit.estimators.arms import ARMS
+from relaxit.estimators.arsm import ARSM
+from relaxit.estimators.carms import CARMS
 from relaxit.estimators.control_variates import REBAR, RELAX
+from relaxit.estimators.controls import ObjectiveControl, RelaxControl
 from relaxit.estimators.diagnostics import gradient_samples
 from relaxit.estimators.exact import Exact
+from relaxit.estimators.gapped import GST
+from relaxit.estimators.muprop import MuProp
+from relaxit.estimators.registry import RegisteredEstimator, register_estimator
 from relaxit.estimators.relaxed import GumbelRao, GumbelSoftmax, ReinMax, StraightThrough
-from relaxit.estimators.score_function import REINFORCE
+from relaxit.estimators.score_function import REINFORCE, LearnedBaseline
+from relaxit.estimators.sum_and_sample import SumAndSample
+from relaxit.estimators.unordered_set import UnorderedSet
+from relaxit.estimators.vimco import VIMCO
+from relaxit.estimators.zgr import ZGR
 
 __all__ = [
     "ARM",
+    "ARMS",
+    "ARSM",
+    "BERNOULLI",
+    "CARMS",
+    "CATEGORICAL",
+    "GST",
+    "OBJECTIVES",
     "REBAR",
     "REINFORCE",
     "RELAX",
+    "VIMCO",
+    "ZGR",
     "DisARM",
+    "Estimator",
     "Exact",
     "GumbelRao",
     "GumbelSoftmax",
+    "LearnedBaseline",
+    "MuProp",
+    "Objective",
+    "ObjectiveControl",
+    "Problem",
+    "RegisteredEstimator",
     "ReinMax",
+    "RelaxControl",
     "StraightThrough",
+    "SumAndSample",
+    "UnorderedSet",
+    "attach",
+    "check_temperature",
+    "evaluate",
     "gradient_samples",
+    "register_estimator",
+    "registry",
+    "right_pad",
+    "sum_joint",
+    "uniform",
 ]

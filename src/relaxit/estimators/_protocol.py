@@ -29,6 +29,9 @@ Objective = Callable[[Tensor], Tensor]
 
 BERNOULLI = "bernoulli"
 CATEGORICAL = "categorical"
+OBJECTIVES = ("mean", "log-mean-exp")
+"""What ``loss`` estimates: ``E[f(b)]`` (``"mean"``) or a multi-sample bound
+``E[log mean_k exp f(b_k)]`` whose ``f`` returns log-weights (``"log-mean-exp"``)."""
 _FAMILY_NAMES = {
     BERNOULLI: "torch.distributions.Bernoulli",
     CATEGORICAL: "torch.distributions.OneHotCategorical",
@@ -141,12 +144,40 @@ def sum_joint(x: Tensor, n_leading: int) -> Tensor:
 class Estimator(nn.Module):
     """Base class: validates ``dist``, ``n_samples`` and ``f``'s output, then delegates.
 
-    Subclasses set ``families`` (the supported families), ``min_samples`` and implement
-    ``_loss(f, problem, n_samples) -> Tensor`` of shape ``batch_shape[:m]``.
+    Subclasses implement ``_loss(f, problem, n_samples) -> Tensor`` of shape
+    ``batch_shape[:m]`` (see `evaluate` and `attach`) and declare their facts as class
+    attributes, which `relaxit.estimators.registry` and every consumer read:
+
+    Attributes:
+        name: registry / CLI name, kebab-case (e.g. ``"disarm"``).
+        families: the supported families, a subset of ``(BERNOULLI, CATEGORICAL)``; any other
+            ``dist`` raises ``TypeError``.
+        unbiased: whether the gradient is unbiased (the tests then compare it with `Exact`).
+        exact: ``True`` only for `Exact`, which enumerates instead of sampling.
+        evaluations_per_sample: rows of ``b`` that ``f`` receives per requested sample (``f``
+            is called once on ``evaluations_per_sample * n_samples`` rows); ``None`` when it
+            is not proportional to ``n_samples`` (`Exact`). An instance may override it when a
+            constructor argument changes it.
+        paper: short citation of the method.
+        min_samples: smallest valid ``n_samples`` (an instance may raise it, e.g.
+            ``REINFORCE(baseline="loo")``).
+        objective: ``"mean"`` (``loss`` estimates ``E[f(b)]``) or ``"log-mean-exp"``
+            (multi-sample bounds: ``f`` returns log-weights, ``loss`` is
+            ``log mean_k exp f(b_k)``).
+        joint_variables: whether an item's joint variable may hold several variables (batch
+            dims beyond the ``m`` that ``f`` keeps). ``False``: ``f`` must keep every batch dim
+            (one variable per item), else ``ValueError``.
     """
 
+    name: str = ""
     families: tuple[str, ...] = (BERNOULLI, CATEGORICAL)
+    unbiased: bool = False
+    exact: bool = False
+    evaluations_per_sample: int | None = 1
+    paper: str = ""
     min_samples: int = 1
+    objective: str = "mean"
+    joint_variables: bool = True
 
     def forward(self, f: Objective, dist: Distribution, n_samples: int) -> Tensor:
         """``loss = est(f, dist, n_samples)``; see the package docstring for the contract."""

@@ -15,6 +15,7 @@ from relaxit.estimators._protocol import (
     right_pad,
     uniform,
 )
+from relaxit.estimators.registry import register_estimator
 
 
 def _antithetic_pair(f: Objective, problem: Problem, n: int) -> tuple[Tensor, ...]:
@@ -31,14 +32,17 @@ def _antithetic_pair(f: Objective, problem: Problem, n: int) -> tuple[Tensor, ..
     return u, b, b_anti, out[:n], out[n:], out.mean(0), m
 
 
+@register_estimator
 class ARM(Estimator):
     r"""Augment-REINFORCE-Merge estimator for Bernoulli variables.
 
     Yin & Zhou (2019), "ARM: Augment-REINFORCE-Merge gradient for stochastic binary networks",
     ICLR, eq. (5), in logit space: with ``u ~ U(0, 1)`` per variable (shared by the pair),
 
-    .. math:: \hat g_\phi = \Big(f\big(\mathbb 1[u > \sigma(-\phi)]\big)
-        - f\big(\mathbb 1[u < \sigma(\phi)]\big)\Big)\Big(u - \tfrac12\Big),
+    $$
+    \hat g_\phi = \Big(f\big(\mathbb 1[u > \sigma(-\phi)]\big)
+    - f\big(\mathbb 1[u < \sigma(\phi)]\big)\Big)\Big(u - \tfrac12\Big),
+    $$
 
     averaged over ``n_samples`` independent ``u``. **Unbiased.** **Cost**: two evaluations of
     ``f`` per sample (the antithetic pair), made in one call of ``f`` on ``2 * n_samples``
@@ -46,15 +50,22 @@ class ARM(Estimator):
     The loss value is the mean of ``f`` over all ``2 * n_samples`` discrete samples (each is a
     Bernoulli(sigmoid(phi)) draw), shape ``batch_shape[:m]``.
 
-    >>> import torch
-    >>> logits = torch.zeros(3, requires_grad=True)
-    >>> dist = torch.distributions.Bernoulli(logits=logits)
-    >>> ARM()(lambda b: (b - 0.45).pow(2).sum(-1), dist, n_samples=4).backward()
-    >>> logits.grad.shape
-    torch.Size([3])
+    Examples:
+        >>> import torch
+        >>> logits = torch.zeros(3, requires_grad=True)
+        >>> dist = torch.distributions.Bernoulli(logits=logits)
+        >>> ARM()(lambda b: (b - 0.45).pow(2).sum(-1), dist, n_samples=4).backward()
+        >>> logits.grad.shape
+        torch.Size([3])
     """
 
+    name = "arm"
     families = (BERNOULLI,)
+    unbiased = True
+    evaluations_per_sample = 2
+    paper = "Yin & Zhou 2019"
+    min_samples = 1
+    objective = "mean"
 
     def _loss(self, f: Objective, problem: Problem, n_samples: int) -> Tensor:
         u, _, _, f_b, f_anti, value, m = _antithetic_pair(f, problem, n_samples)
@@ -62,6 +73,7 @@ class ARM(Estimator):
         return attach(value, (diff * (u - 0.5)).mean(0), problem.phi, m)
 
 
+@register_estimator
 class DisARM(Estimator):
     r"""DisARM: ARM Rao-Blackwellised over the antithetic pair, for Bernoulli variables.
 
@@ -69,23 +81,32 @@ class DisARM(Estimator):
     variables", NeurIPS, eq. (7): with ``u ~ U(0, 1)``, ``b = 1[u < sigma(phi)]`` and
     ``b~ = 1[1 - u < sigma(phi)]``,
 
-    .. math:: \hat g_{\phi_i} = \tfrac12\big(f(b) - f(\tilde b)\big)\,(-1)^{\tilde b_i}\,
-        \mathbb 1[b_i \ne \tilde b_i]\,\sigma(|\phi_i|),
+    $$
+    \hat g_{\phi_i} = \tfrac12\big(f(b) - f(\tilde b)\big)\,(-1)^{\tilde b_i}\,
+    \mathbb 1[b_i \ne \tilde b_i]\,\sigma(|\phi_i|),
+    $$
 
     averaged over ``n_samples`` pairs. **Unbiased**, with variance never above ARM's.
     **Cost**: two evaluations of ``f`` per sample, in one call on ``2 * n_samples`` stacked
     samples. Bernoulli only; no hyper-parameters. The loss value is the mean of ``f`` over the
     ``2 * n_samples`` discrete samples, shape ``batch_shape[:m]``.
 
-    >>> import torch
-    >>> logits = torch.zeros(3, requires_grad=True)
-    >>> dist = torch.distributions.Bernoulli(logits=logits)
-    >>> DisARM()(lambda b: (b - 0.45).pow(2).sum(-1), dist, n_samples=4).backward()
-    >>> logits.grad.shape
-    torch.Size([3])
+    Examples:
+        >>> import torch
+        >>> logits = torch.zeros(3, requires_grad=True)
+        >>> dist = torch.distributions.Bernoulli(logits=logits)
+        >>> DisARM()(lambda b: (b - 0.45).pow(2).sum(-1), dist, n_samples=4).backward()
+        >>> logits.grad.shape
+        torch.Size([3])
     """
 
+    name = "disarm"
     families = (BERNOULLI,)
+    unbiased = True
+    evaluations_per_sample = 2
+    paper = "Dong, Mnih & Tucker 2020"
+    min_samples = 1
+    objective = "mean"
 
     def _loss(self, f: Objective, problem: Problem, n_samples: int) -> Tensor:
         _, b, b_anti, f_b, f_anti, value, m = _antithetic_pair(f, problem, n_samples)

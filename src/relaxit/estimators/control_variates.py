@@ -8,6 +8,7 @@ import torch
 from torch import Tensor, nn
 
 from relaxit.estimators._protocol import (
+    BERNOULLI,
     CATEGORICAL,
     Estimator,
     Objective,
@@ -17,13 +18,17 @@ from relaxit.estimators._protocol import (
     evaluate,
     right_pad,
 )
+from relaxit.estimators.controls import ObjectiveControl, RelaxControl
+from relaxit.estimators.registry import register_estimator
 
 
 class _RelaxedControlVariate(Estimator):
     r"""Shared machinery of REBAR and RELAX (Grathwohl et al. 2018, eq. 8), in logit space:
 
-    .. math:: \hat g = \big(f(b) - c(\tilde z)\big)\,\nabla_\phi \log p(b)
-        + \nabla_\phi c(z) - \nabla_\phi c(\tilde z),
+    $$
+    \hat g = \big(f(b) - c(\tilde z)\big)\,\nabla_\phi \log p(b)
+    + \nabla_\phi c(z) - \nabla_\phi c(\tilde z),
+    $$
 
     ``z = phi + noise`` (logistic or Gumbel), ``b = H(z)``, ``z~ ~ p(z | b)`` reparameterised in
     ``phi`` (``Problem.conditional``), ``c`` evaluated at the relaxed samples
@@ -111,14 +116,17 @@ class _RelaxedControlVariate(Estimator):
         return attach(value, grad.detach(), problem.phi, m), grad.pow(2).sum()
 
 
+@register_estimator
 class REBAR(_RelaxedControlVariate):
     r"""REBAR: REINFORCE with the relaxed objective as a reparameterised control variate.
 
     Tucker, Mnih, Maddison, Lawson & Sohl-Dickstein (2017), "REBAR: Low-variance, unbiased
     gradient estimates for discrete latent variable models", NeurIPS, eq. (5)-(6):
 
-    .. math:: \hat g = \big(f(b) - \eta f(\sigma_\lambda(\tilde z))\big)\nabla_\phi \log p(b)
-        + \eta\nabla_\phi f(\sigma_\lambda(z)) - \eta\nabla_\phi f(\sigma_\lambda(\tilde z)),
+    $$
+    \hat g = \big(f(b) - \eta f(\sigma_\lambda(\tilde z))\big)\nabla_\phi \log p(b)
+    + \eta\nabla_\phi f(\sigma_\lambda(z)) - \eta\nabla_\phi f(\sigma_\lambda(\tilde z)),
+    $$
 
     where ``z = phi + logistic noise`` (Bernoulli) or ``phi + Gumbel noise`` (categorical),
     ``b = H(z)``, ``z~ ~ p(z | b)`` by the conditional reparameterisation of Tucker et al.'s
@@ -131,7 +139,7 @@ class REBAR(_RelaxedControlVariate):
     samples ``b`` (the relaxed evaluations only enter the gradient).
 
     Hyper-parameters ``eta`` and ``log_temperature`` are ``nn.Parameter``\s; tune them by
-    minimising the variance with :meth:`loss_and_variance` (the loss itself sends them no
+    minimising the variance with `loss_and_variance` (the loss itself sends them no
     gradient). The VAE of Tucker et al. uses a per-layer ``eta`` and ``lambda``; here they are
     scalars.
 
@@ -139,14 +147,23 @@ class REBAR(_RelaxedControlVariate):
         temperature: initial ``lambda > 0``.
         eta: initial control-variate scale (a finite number).
 
-    >>> import torch
-    >>> logits = torch.zeros(3, requires_grad=True)
-    >>> dist = torch.distributions.Bernoulli(logits=logits)
-    >>> est = REBAR(temperature=0.5, eta=1.0)
-    >>> est(lambda b: (b - 0.45).pow(2).sum(-1), dist, n_samples=4).backward()
-    >>> logits.grad.shape
-    torch.Size([3])
+    Examples:
+        >>> import torch
+        >>> logits = torch.zeros(3, requires_grad=True)
+        >>> dist = torch.distributions.Bernoulli(logits=logits)
+        >>> est = REBAR(temperature=0.5, eta=1.0)
+        >>> est(lambda b: (b - 0.45).pow(2).sum(-1), dist, n_samples=4).backward()
+        >>> logits.grad.shape
+        torch.Size([3])
     """
+
+    name = "rebar"
+    families = (BERNOULLI, CATEGORICAL)
+    unbiased = True
+    evaluations_per_sample = 3
+    paper = "Tucker et al. 2017"
+    min_samples = 1
+    objective = "mean"
 
     def __init__(self, temperature: float = 0.5, eta: float = 1.0) -> None:
         super().__init__()
@@ -165,60 +182,86 @@ class REBAR(_RelaxedControlVariate):
         return out[:n], eta * out[n : 2 * n], eta * out[2 * n :], m
 
 
+@register_estimator
 class RELAX(_RelaxedControlVariate):
     r"""RELAX: REINFORCE with a learned, reparameterised control variate ``c``.
 
     Grathwohl, Choi, Wu, Roeder & Duvenaud (2018), "Backpropagation through the void: optimizing
     control variates for black-box gradient estimation", ICLR, eq. (8) (discrete case):
 
-    .. math:: \hat g = \big(f(b) - c(\sigma_\lambda(\tilde z))\big)\nabla_\phi \log p(b)
-        + \nabla_\phi c(\sigma_\lambda(z)) - \nabla_\phi c(\sigma_\lambda(\tilde z)),
+    $$
+    \hat g = \big(f(b) - c(\sigma_\lambda(\tilde z))\big)\nabla_\phi \log p(b)
+    + \nabla_\phi c(\sigma_\lambda(z)) - \nabla_\phi c(\sigma_\lambda(\tilde z)),
+    $$
 
-    with ``z``, ``b = H(z)``, ``z~ ~ p(z | b)`` and ``sigma_lambda`` as in :class:`REBAR`.
+    with ``z``, ``b = H(z)``, ``z~ ~ p(z | b)`` and ``sigma_lambda`` as in `REBAR`.
     ``control`` is a ``torch.nn.Module`` that takes relaxed samples shaped like ``b``,
     ``(S,) + batch_shape + event_shape``, and returns ``(S,) + batch_shape[:m]`` like ``f``
     (it must not mix items: item ``i``'s value may depend only on item ``i``'s sample; its
-    inputs have the logits' dtype and device, so move it there, e.g. ``control.double()``). The
-    paper's choice ``c = f(sigma_lambda(z)) + r_rho(z)`` is a control that closes over ``f``.
+    inputs have the logits' dtype and device, so move it there, e.g. ``control.double()``).
+    The paper's choice ``c = f(sigma_lambda(z)) + r_rho(z)`` is `RelaxControl`, the
+    default: a control derived from `ObjectiveControl` is called as
+    ``control(z, f(z))``, ``f`` being evaluated at the relaxed samples in the same call of ``f``
+    as the discrete ones.
 
-    **Unbiased** for every control and temperature; ``f`` may be a black box (it is only
-    evaluated at discrete samples). **Cost**: one evaluation of ``f`` per sample (one call on
-    ``n_samples`` samples) plus two of ``control`` (one call on ``2 * n_samples``). The loss
-    value is the mean of ``f`` over the ``n_samples`` discrete samples.
+    **Unbiased** for every control and temperature. With a plain control ``f`` may be a black
+    box (it is only evaluated at discrete samples); **cost**: one evaluation of ``f`` per sample
+    (one call on ``n_samples`` samples) plus two of ``control`` (one call on ``2 * n_samples``).
+    With an `ObjectiveControl` (the default) ``f`` must accept relaxed inputs and is
+    evaluated three times per sample, in one call on ``cat([b, sigma(z), sigma(z~)])``, like
+    `REBAR`. The loss value is the mean of ``f`` over the ``n_samples`` discrete samples.
 
     Tuning: the control's parameters and ``log_temperature`` are trained by minimising the
-    variance surrogate of :meth:`loss_and_variance` (the loss sends them no gradient).
+    variance surrogate of `loss_and_variance` (the loss sends them no gradient).
 
     Args:
-        control: the control variate ``c`` (an ``nn.Module``, registered as a sub-module).
+        control: the control variate ``c`` (an ``nn.Module``, registered as a sub-module);
+            default ``RelaxControl()``.
         temperature: initial ``lambda > 0`` of the relaxation fed to ``control``.
 
-    >>> import torch
-    >>> control = torch.nn.Sequential(torch.nn.Linear(3, 8), torch.nn.Tanh(), torch.nn.Linear(8, 1),
-    ...                               torch.nn.Flatten(-2))
-    >>> logits = torch.zeros(3, requires_grad=True)
-    >>> dist = torch.distributions.Bernoulli(logits=logits)
-    >>> est = RELAX(control)
-    >>> loss, variance = est.loss_and_variance(lambda b: (b - 0.45).pow(2).sum(-1), dist, 4)
-    >>> variance.backward(inputs=list(est.parameters()))
-    >>> loss.shape, est.log_temperature.grad.shape
-    (torch.Size([]), torch.Size([]))
+    Examples:
+        >>> import torch
+        >>> control = torch.nn.Sequential(
+        ...     torch.nn.Linear(3, 8), torch.nn.Tanh(), torch.nn.Linear(8, 1), torch.nn.Flatten(-2)
+        ... )
+        >>> logits = torch.zeros(3, requires_grad=True)
+        >>> dist = torch.distributions.Bernoulli(logits=logits)
+        >>> est = RELAX(control)
+        >>> loss, variance = est.loss_and_variance(lambda b: (b - 0.45).pow(2).sum(-1), dist, 4)
+        >>> variance.backward(inputs=list(est.parameters()))
+        >>> loss.shape, est.log_temperature.grad.shape
+        (torch.Size([]), torch.Size([]))
     """
 
-    def __init__(self, control: nn.Module, temperature: float = 0.5) -> None:
+    name = "relax"
+    families = (BERNOULLI, CATEGORICAL)
+    unbiased = True
+    evaluations_per_sample = 3  # with the default control; 1 with a control that ignores f
+    paper = "Grathwohl et al. 2018"
+    min_samples = 1
+    objective = "mean"
+
+    def __init__(self, control: nn.Module | None = None, temperature: float = 0.5) -> None:
         super().__init__()
+        control = RelaxControl() if control is None else control
         if not isinstance(control, nn.Module):
             raise TypeError(f"control must be a torch.nn.Module, got {type(control).__name__}")
         check_temperature(temperature)
         self.control = control
+        self.evaluations_per_sample = 3 if isinstance(control, ObjectiveControl) else 1
         self.log_temperature = nn.Parameter(torch.tensor(float(temperature)).log())
 
     def _values(
         self, f: Objective, b: Tensor, relaxed: Tensor, relaxed_tilde: Tensor, problem: Problem
     ) -> tuple[Tensor, Tensor, Tensor, int]:
         n = b.shape[0]
-        f_b, m = evaluate(f, b, problem)
-        c = self.control(torch.cat([relaxed, relaxed_tilde]))
+        z = torch.cat([relaxed, relaxed_tilde])
+        if isinstance(self.control, ObjectiveControl):
+            out, m = evaluate(f, torch.cat([b, z]), problem)
+            f_b, c = out[:n], self.control(z, out[n:])
+        else:
+            f_b, m = evaluate(f, b, problem)
+            c = self.control(z)
         if not isinstance(c, Tensor) or c.shape != (2 * n, *f_b.shape[1:]):
             got = tuple(c.shape) if isinstance(c, Tensor) else type(c).__name__
             raise ValueError(

@@ -36,12 +36,13 @@ def gradient_samples(
     estimators (``REINFORCE(baseline="ema")``) see one call. With ``vectorize=False`` the runs
     are made one after another (any ``f``).
 
-    >>> import torch
-    >>> from relaxit.estimators import DisARM
-    >>> make = lambda x: torch.distributions.Bernoulli(logits=x)
-    >>> f = lambda b: (b - 0.45).pow(2).sum(-1)
-    >>> gradient_samples(DisARM(), f, make, torch.zeros(3), n_samples=2, n_runs=100).shape
-    torch.Size([100, 3])
+    Examples:
+        >>> import torch
+        >>> from relaxit.estimators import DisARM
+        >>> make = lambda x: torch.distributions.Bernoulli(logits=x)
+        >>> f = lambda b: (b - 0.45).pow(2).sum(-1)
+        >>> gradient_samples(DisARM(), f, make, torch.zeros(3), n_samples=2, n_runs=100).shape
+        torch.Size([100, 3])
     """
     if isinstance(n_runs, bool) or not isinstance(n_runs, int) or n_runs < 1:
         raise ValueError(f"n_runs must be an int >= 1, got {n_runs!r}")

@@ -8,14 +8,26 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from relaxit.estimators._protocol import Estimator, Objective, Problem, evaluate, sum_joint
+from relaxit.estimators._protocol import (
+    BERNOULLI,
+    CATEGORICAL,
+    Estimator,
+    Objective,
+    Problem,
+    evaluate,
+    sum_joint,
+)
+from relaxit.estimators.registry import register_estimator
 
 
+@register_estimator
 class Exact(Estimator):
     r"""Exact ``E[f(b)]`` and its gradient, by enumerating every value of the joint variable.
 
-    .. math:: \mathbb E_{b\sim p_\phi}[f(b)] = \sum_{b} p_\phi(b) f(b),\qquad
-        \nabla_\phi \mathbb E[f(b)] = \sum_b f(b)\,\nabla_\phi p_\phi(b).
+    $$
+    \mathbb E_{b\sim p_\phi}[f(b)] = \sum_{b} p_\phi(b) f(b),\qquad
+    \nabla_\phi \mathbb E[f(b)] = \sum_b f(b)\,\nabla_\phi p_\phi(b).
+    $$
 
     The joint variable of one item is everything after the first ``m`` batch dims (see the
     package docstring): ``D`` Bernoulli variables have ``2**D`` values, ``L`` categorical
@@ -36,13 +48,23 @@ class Exact(Estimator):
 
     Reference: the definition of the expectation; the ground truth of every estimator paper.
 
-    >>> import torch
-    >>> logits = torch.zeros(3, requires_grad=True)
-    >>> loss = Exact()(lambda b: b.sum(-1), torch.distributions.Bernoulli(logits=logits), 1)
-    >>> loss.backward()
-    >>> print(round(loss.item(), 6), logits.grad)
-    1.5 tensor([0.2500, 0.2500, 0.2500])
+    Examples:
+        >>> import torch
+        >>> logits = torch.zeros(3, requires_grad=True)
+        >>> loss = Exact()(lambda b: b.sum(-1), torch.distributions.Bernoulli(logits=logits), 1)
+        >>> loss.backward()
+        >>> print(round(loss.item(), 6), logits.grad)
+        1.5 tensor([0.2500, 0.2500, 0.2500])
     """
+
+    name = "exact"
+    families = (BERNOULLI, CATEGORICAL)
+    unbiased = True
+    exact = True
+    evaluations_per_sample = None  # the support's size, not a multiple of n_samples
+    paper = "exhaustive enumeration (the ground truth)"
+    min_samples = 1
+    objective = "mean"
 
     def __init__(self, max_support: int = 2**16, chunk_size: int = 1024) -> None:
         super().__init__()

@@ -6,12 +6,15 @@ import torch
 from torch import Tensor
 
 from relaxit.estimators._protocol import (
+    BERNOULLI,
+    CATEGORICAL,
     Estimator,
     Objective,
     Problem,
     check_temperature,
     evaluate,
 )
+from relaxit.estimators.registry import register_estimator
 
 
 class _PathwiseEstimator(Estimator):
@@ -29,6 +32,10 @@ class _PathwiseEstimator(Estimator):
 class _Tempered(_PathwiseEstimator):
     _temperature: float | Tensor
 
+    def __init__(self, temperature: float | Tensor) -> None:
+        super().__init__()
+        self.temperature = temperature
+
     @property
     def temperature(self) -> float | Tensor:
         """The relaxation temperature; settable (e.g. for annealing), validated ``> 0``."""
@@ -39,33 +46,46 @@ class _Tempered(_PathwiseEstimator):
         self._temperature = check_temperature(value)
 
 
+@register_estimator
 class StraightThrough(_PathwiseEstimator):
     r"""Straight-through estimator: the discrete sample forward, the identity backward.
 
     Bengio, Léonard & Courville (2013), "Estimating or propagating gradients through stochastic
     neurons for conditional computation", arXiv:1308.3432. ``f`` receives
 
-    .. math:: x = b + p - \mathrm{sg}(p),\qquad b \sim p_\phi,\ p = \sigma(\phi)\
-        \text{or}\ \mathrm{softmax}(\phi),
+    $$
+    x = b + p - \mathrm{sg}(p),\qquad b \sim p_\phi,\ p = \sigma(\phi)\
+    \text{or}\ \mathrm{softmax}(\phi),
+    $$
 
     whose value is the discrete sample ``b`` and whose gradient is ``d x / d p = I``:
-    :math:`\hat g = \nabla_b f(b)\,\partial p / \partial\phi`. **Biased** (exact only for ``f``
+    $\hat g = \nabla_b f(b)\,\partial p / \partial\phi$. **Biased** (exact only for ``f``
     linear in ``b``); ``f`` must be differentiable. **Cost**: one evaluation of ``f`` per sample.
     No hyper-parameters. The loss value is the mean of ``f`` at the discrete samples.
 
-    >>> import torch
-    >>> logits = torch.zeros(3, requires_grad=True)
-    >>> dist = torch.distributions.Bernoulli(logits=logits)
-    >>> StraightThrough()(lambda b: (b - 0.45).pow(2).sum(-1), dist, n_samples=4).backward()
-    >>> logits.grad.shape
-    torch.Size([3])
+    Examples:
+        >>> import torch
+        >>> logits = torch.zeros(3, requires_grad=True)
+        >>> dist = torch.distributions.Bernoulli(logits=logits)
+        >>> StraightThrough()(lambda b: (b - 0.45).pow(2).sum(-1), dist, n_samples=4).backward()
+        >>> logits.grad.shape
+        torch.Size([3])
     """
+
+    name = "straight-through"
+    families = (BERNOULLI, CATEGORICAL)
+    unbiased = False
+    evaluations_per_sample = 1
+    paper = "Bengio, Léonard & Courville 2013"
+    min_samples = 1
+    objective = "mean"
 
     def _sample(self, problem: Problem, n: int) -> Tensor:
         p = problem.probs(problem.phi)
         return problem.sample(n) + (p - p.detach())
 
 
+@register_estimator
 class GumbelSoftmax(_Tempered):
     r"""Gumbel-Softmax / Concrete relaxation, and its straight-through variant (``hard=True``).
 
@@ -73,10 +93,12 @@ class GumbelSoftmax(_Tempered):
     Maddison, Mnih & Teh (2017), "The Concrete distribution", ICLR. With ``g`` Gumbel(0, 1)
     noise (logistic noise for Bernoulli, the binary Concrete):
 
-    .. math:: y = \mathrm{softmax}\big((\phi + g)/\tau\big)\ \text{or}\
-        \sigma\big((\phi + g)/\tau\big),\qquad
-        x = y\ (\texttt{hard=False}),\quad
-        x = H(\phi + g) + y - \mathrm{sg}(y)\ (\texttt{hard=True}).
+    $$
+    y = \mathrm{softmax}\big((\phi + g)/\tau\big)\ \text{or}\
+    \sigma\big((\phi + g)/\tau\big),\qquad
+    x = y\ (\texttt{hard=False}),\quad
+    x = H(\phi + g) + y - \mathrm{sg}(y)\ (\texttt{hard=True}).
+    $$
 
     ``f`` receives ``x`` and the gradient is the path-wise one through ``y``. **Biased** (the
     bias vanishes as ``tau -> 0`` while the variance grows). **Cost**: one evaluation of ``f``
@@ -88,18 +110,26 @@ class GumbelSoftmax(_Tempered):
         temperature: ``tau > 0`` (settable, e.g. for annealing).
         hard: straight-through Gumbel-Softmax when ``True``.
 
-    >>> import torch
-    >>> logits = torch.zeros(4, requires_grad=True)
-    >>> dist = torch.distributions.OneHotCategorical(logits=logits)
-    >>> f = lambda b: (b * torch.arange(4.0)).sum(-1)
-    >>> GumbelSoftmax(temperature=0.5, hard=True)(f, dist, n_samples=8).backward()
-    >>> logits.grad.shape
-    torch.Size([4])
+    Examples:
+        >>> import torch
+        >>> logits = torch.zeros(4, requires_grad=True)
+        >>> dist = torch.distributions.OneHotCategorical(logits=logits)
+        >>> f = lambda b: (b * torch.arange(4.0)).sum(-1)
+        >>> GumbelSoftmax(temperature=0.5, hard=True)(f, dist, n_samples=8).backward()
+        >>> logits.grad.shape
+        torch.Size([4])
     """
 
+    name = "gumbel-softmax"
+    families = (BERNOULLI, CATEGORICAL)
+    unbiased = False
+    evaluations_per_sample = 1
+    paper = "Jang et al. 2017; Maddison et al. 2017"
+    min_samples = 1
+    objective = "mean"
+
     def __init__(self, temperature: float = 1.0, hard: bool = False) -> None:
-        super().__init__()
-        self.temperature = temperature
+        super().__init__(temperature)
         self.hard = bool(hard)
 
     def _sample(self, problem: Problem, n: int) -> Tensor:
@@ -109,6 +139,10 @@ class GumbelSoftmax(_Tempered):
         return problem.hard(z.detach()) + (y - y.detach()) if self.hard else y
 
 
+register_estimator(GumbelSoftmax, name="st-gumbel-softmax", hard=True)
+
+
+@register_estimator
 class GumbelRao(_Tempered):
     r"""Gumbel-Rao: straight-through Gumbel-Softmax Rao-Blackwellised over the noise.
 
@@ -116,9 +150,11 @@ class GumbelRao(_Tempered):
     gradient estimator", ICLR, eq. (9): ``f`` receives the discrete sample ``b`` carrying the
     gradient of the average relaxation over ``n_rao`` noises drawn given ``b``,
 
-    .. math:: x = b + \bar y - \mathrm{sg}(\bar y),\qquad
-        \bar y = \frac1{n_{rao}}\sum_{r=1}^{n_{rao}} \mathrm{softmax}(\tilde z^{(r)}/\tau),\qquad
-        \tilde z^{(r)} = \phi + g^{(r)},\ g^{(r)} \sim p(g \mid H(\phi + g) = b),
+    $$
+    x = b + \bar y - \mathrm{sg}(\bar y),\qquad
+    \bar y = \frac1{n_{rao}}\sum_{r=1}^{n_{rao}} \mathrm{softmax}(\tilde z^{(r)}/\tau),\qquad
+    \tilde z^{(r)} = \phi + g^{(r)},\ g^{(r)} \sim p(g \mid H(\phi + g) = b),
+    $$
 
     the noise ``g`` drawn by the conditional Gumbel (logistic for Bernoulli) sampler of Tucker et
     al. 2017 and held fixed when differentiating (``d z~ / d phi = I``, as for the unconditional
@@ -131,18 +167,26 @@ class GumbelRao(_Tempered):
         temperature: ``tau > 0`` (settable).
         n_rao: conditional noises per sample, an int ``>= 1``.
 
-    >>> import torch
-    >>> logits = torch.zeros(4, requires_grad=True)
-    >>> dist = torch.distributions.OneHotCategorical(logits=logits)
-    >>> f = lambda b: (b * torch.arange(4.0)).sum(-1)
-    >>> GumbelRao(temperature=1.0, n_rao=10)(f, dist, n_samples=8).backward()
-    >>> logits.grad.shape
-    torch.Size([4])
+    Examples:
+        >>> import torch
+        >>> logits = torch.zeros(4, requires_grad=True)
+        >>> dist = torch.distributions.OneHotCategorical(logits=logits)
+        >>> f = lambda b: (b * torch.arange(4.0)).sum(-1)
+        >>> GumbelRao(temperature=1.0, n_rao=10)(f, dist, n_samples=8).backward()
+        >>> logits.grad.shape
+        torch.Size([4])
     """
 
+    name = "gumbel-rao"
+    families = (BERNOULLI, CATEGORICAL)
+    unbiased = False
+    evaluations_per_sample = 1
+    paper = "Paulus, Maddison & Krause 2021"
+    min_samples = 1
+    objective = "mean"
+
     def __init__(self, temperature: float = 1.0, n_rao: int = 10) -> None:
-        super().__init__()
-        self.temperature = temperature
+        super().__init__(temperature)
         if isinstance(n_rao, bool) or not isinstance(n_rao, int) or n_rao < 1:
             raise ValueError(f"n_rao must be an int >= 1, got {n_rao!r}")
         self.n_rao = n_rao
@@ -156,16 +200,19 @@ class GumbelRao(_Tempered):
         return b + (y - y.detach())
 
 
+@register_estimator
 class ReinMax(_Tempered):
     r"""ReinMax: a second-order (Heun's method) straight-through estimator.
 
     Liu, Dong, Liu, Yu & Gao (2023), "Bridging discrete and backpropagation: Straight-Through and
     beyond", NeurIPS, Algorithm 2. With ``pi0 = softmax(phi)`` and ``D ~ pi0``:
 
-    .. math:: \pi_1 = \mathrm{softmax}\Big(\mathrm{sg}\big[
-        \log\tfrac{D + \mathrm{softmax}(\phi/\tau)}{2} - \phi\big] + \phi\Big),
-        \quad \pi_2 = 2\pi_1 - \tfrac12\pi_0,\quad
-        x = D + \pi_2 - \mathrm{sg}(\pi_2).
+    $$
+    \pi_1 = \mathrm{softmax}\Big(\mathrm{sg}\big[
+    \log\tfrac{D + \mathrm{softmax}(\phi/\tau)}{2} - \phi\big] + \phi\Big),
+    \quad \pi_2 = 2\pi_1 - \tfrac12\pi_0,\quad
+    x = D + \pi_2 - \mathrm{sg}(\pi_2).
+    $$
 
     For Bernoulli the same with sigmoid in place of softmax (the two-class case with ``f``
     depending on the probability of class 1 only). **Biased** (second-order accurate).
@@ -175,18 +222,26 @@ class ReinMax(_Tempered):
     Args:
         temperature: ``tau > 0`` (settable); the paper recommends ``tau >= 1``.
 
-    >>> import torch
-    >>> logits = torch.zeros(4, requires_grad=True)
-    >>> dist = torch.distributions.OneHotCategorical(logits=logits)
-    >>> f = lambda b: (b * torch.arange(4.0)).sum(-1)
-    >>> ReinMax(temperature=1.0)(f, dist, n_samples=8).backward()
-    >>> logits.grad.shape
-    torch.Size([4])
+    Examples:
+        >>> import torch
+        >>> logits = torch.zeros(4, requires_grad=True)
+        >>> dist = torch.distributions.OneHotCategorical(logits=logits)
+        >>> f = lambda b: (b * torch.arange(4.0)).sum(-1)
+        >>> ReinMax(temperature=1.0)(f, dist, n_samples=8).backward()
+        >>> logits.grad.shape
+        torch.Size([4])
     """
 
+    name = "reinmax"
+    families = (BERNOULLI, CATEGORICAL)
+    unbiased = False
+    evaluations_per_sample = 1
+    paper = "Liu et al. 2023"
+    min_samples = 1
+    objective = "mean"
+
     def __init__(self, temperature: float = 1.0) -> None:
-        super().__init__()
-        self.temperature = temperature
+        super().__init__(temperature)
 
     def _sample(self, problem: Problem, n: int) -> Tensor:
         phi = problem.phi

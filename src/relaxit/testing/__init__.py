@@ -4,16 +4,15 @@ In the spirit of ``pyro.distributions.testing``: register an `Example` of your c
 arguments plus what the kit must know about its law) and run `check_all` on it, or the single
 checks. Each check raises ``AssertionError`` with a message saying what broke. Requires SciPy.
 
->>> import torch
->>> from pyro.distributions import RelaxedBernoulli
->>> from relaxit.testing import Example, check_shapes
->>> check_shapes(Example("demo", RelaxedBernoulli,
-...                      {"temperature": torch.tensor(0.5), "logits": torch.zeros(3)}))
+Examples:
+    >>> import torch
+    >>> from pyro.distributions import RelaxedBernoulli
+    >>> from relaxit.testing import Example, check_shapes
+    >>> check_shapes(Example("demo", RelaxedBernoulli,
+    ...                      {"temperature": torch.tensor(0.5), "logits": torch.zeros(3)}))
 """
 
 from relaxit.testing.checks import (
-    ALL_CHECKS,
-    check_all,
     check_dtype_device,
     check_extremes,
     check_gradients,
@@ -24,7 +23,10 @@ from relaxit.testing.checks import (
     check_validation,
 )
 from relaxit.testing.example import Example
+from relaxit.testing.joint import check_independence, check_straight_through
+from relaxit.testing.pathwise import check_pathwise_gradient
 from relaxit.testing.stats import ALPHA, N_SAMPLES
+from relaxit.testing.suite import ALL_CHECKS, check_all
 
 __all__ = [
     "ALL_CHECKS",
@@ -35,9 +37,12 @@ __all__ = [
     "check_dtype_device",
     "check_extremes",
     "check_gradients",
+    "check_independence",
     "check_normalization",
+    "check_pathwise_gradient",
     "check_pyro",
     "check_sample_law",
     "check_shapes",
+    "check_straight_through",
     "check_validation",
 ]

@@ -21,7 +21,9 @@ class Example:
         dist_class: the class under test.
         params: keyword arguments of the constructor. Floating-point tensors among them are the
             differentiable parameters: the kit casts them to other dtypes/devices and makes them
-            require grad. Python numbers, ints and other objects are passed unchanged.
+            require grad. A distribution-valued parameter (``GeneralizedGumbelSoftmaxNP``'s
+            ``dist``) is rebuilt with its tensor parameters cast. Python numbers, ints and other
+            objects are passed unchanged.
         law: what ``log_prob`` describes, so the kit knows how to test samples against it:
 
             * ``"continuous"``: a density w.r.t. Lebesgue measure on ``dist.support`` (through
@@ -39,10 +41,16 @@ class Example:
         hard_view: ``dist -> Distribution`` with ``enumerate_support``: the law of the hard
             forward values of a straight-through class.
         soft_sample: ``x -> Tensor``: the relaxed value behind a straight-through sample.
+        hard_map: ``soft -> hard``: how a straight-through class quantizes its relaxed value
+            (threshold at 1/2, one-hot argmax); the kit checks ``hard == hard_map(soft)`` per
+            draw. Required with ``law="straight_through"``.
         statistical: run normalization and sample-law checks on this example (keep event dims
             small and batch small: these draw tens of thousands of samples).
         grad_params: parameters ``rsample`` must back-propagate to (default: every float tensor
             in ``params`` that has an entry in ``dist_class.arg_constraints``).
+        pathwise_exclude: float parameters whose ``rsample`` gradient is deliberately not the
+            gradient of ``E[g(x)]`` (a control variate's own parameters, e.g. AVF's
+            ``control_var``); the pathwise-gradient check skips them.
         invalid_params: ``(name, bad_value)`` pairs: constructing with ``params[name] = bad_value``
             and ``validate_args=True`` must raise ``ValueError`` naming ``name``.
         invalid_values: values ``log_prob`` must reject with ``ValueError`` when validating.
@@ -62,8 +70,10 @@ class Example:
     soft_sample: Callable[[torch.Tensor], torch.Tensor] = field(
         default=lambda x: x._unquantize  # Pyro's convention for straight-through samples
     )
+    hard_map: Callable[[torch.Tensor], torch.Tensor] | None = None
     statistical: bool = True
     grad_params: tuple[str, ...] | None = None
+    pathwise_exclude: tuple[str, ...] = ()
     invalid_params: tuple[tuple[str, Any], ...] = ()
     invalid_values: tuple[Any, ...] = ()
     extreme: bool = False
@@ -73,8 +83,8 @@ class Example:
     def __post_init__(self) -> None:
         if self.law == "none" and not self.law_reason:
             raise ValueError(f"{self.name}: law='none' needs a law_reason")
-        if self.law == "straight_through" and self.hard_view is None:
-            raise ValueError(f"{self.name}: law='straight_through' needs hard_view")
+        if self.law == "straight_through" and (self.hard_view is None or self.hard_map is None):
+            raise ValueError(f"{self.name}: law='straight_through' needs hard_view and hard_map")
 
     def __repr__(self) -> str:
         return f"Example({self.name})"
@@ -93,6 +103,16 @@ class Example:
     def rsample_grad_params(self) -> tuple[str, ...]:
         return self.float_param_names if self.grad_params is None else self.grad_params
 
+    @property
+    def pathwise_params(self) -> tuple[str, ...]:
+        """Every floating-point tensor parameter (declared in ``arg_constraints`` or not, the
+        temperature included) except ``pathwise_exclude``."""
+        return tuple(
+            k
+            for k, v in self.params.items()
+            if torch.is_tensor(v) and v.is_floating_point() and k not in self.pathwise_exclude
+        )
+
     def build_params(
         self,
         dtype: torch.dtype | None = None,
@@ -109,6 +129,8 @@ class Example:
                     v.requires_grad_(True)
             elif torch.is_tensor(v) and device is not None:
                 v = v.to(device)
+            elif isinstance(v, Distribution):
+                v = _cast_distribution(v, dtype, device)
             out[k] = v
         out.update(overrides or {})
         return out
@@ -134,6 +156,18 @@ class Example:
         if validate_args is not None:
             kwargs["validate_args"] = validate_args
         return self.dist_class(**kwargs)
+
+
+def _cast_distribution(
+    dist: Distribution, dtype: torch.dtype | None, device: torch.device | str | None
+) -> Distribution:
+    """A distribution-valued parameter rebuilt with its float parameters cast (no grad)."""
+    kwargs = {
+        k: getattr(dist, k).to(dtype=dtype or getattr(dist, k).dtype, device=device)
+        for k in dist.arg_constraints
+        if k in dist.__dict__ and torch.is_tensor(getattr(dist, k))
+    }
+    return type(dist)(**kwargs)
 
 
 def constraint_event_dim(constraint: constraints.Constraint) -> int:

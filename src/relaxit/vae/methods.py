@@ -93,6 +93,12 @@ class Estimated(LatentObjective):
         self.anneal = anneal
 
     @property
+    def multi_sample(self) -> bool:
+        """Whether the estimator trains a multi-sample bound (``objective == "log-mean-exp"``):
+        then ``f`` is given log-weights ``log p(x, b) - log q(b|x)`` and returns the bound."""
+        return getattr(self.estimator, "objective", "mean") == "log-mean-exp"
+
+    @property
     def tuned(self) -> list[nn.Parameter]:
         """The estimator's trainable parameters (none for most estimators)."""
         if not isinstance(self.estimator, nn.Module):
@@ -177,6 +183,7 @@ class Method:
     anneal_rate: float = 1e-4
     n_samples: int = 1
     uses_tau: bool = True
+    objective: str = "elbo"  # "iwae": the multi-sample bound (a log-mean-exp estimator)
 
     def make(self, latent: str, n_latent: int) -> LatentObjective:
         """Build the objective for ``latent`` with ``n_latent`` numbers per data item."""
@@ -198,6 +205,7 @@ class Method:
         return (
             f"{self.name:28s} {self.kind:10s} {latents:21s} {self.uses}; {sched}; "
             f"S={self.n_samples}; {self.reference}"
+            + ("; objective iwae" if self.objective == "iwae" else "")
         )
 
 
@@ -260,6 +268,11 @@ def _estimator(name: str, **kwargs: Any) -> Callable[[str, int], Estimated]:
 
 def _relax(latent: str, n_latent: int) -> Estimated:
     return Estimated(_est("RELAX")(RelaxControl(n_latent)), latent, anneal=False)
+
+
+def _nvil(latent: str, n_latent: int) -> Estimated:
+    baseline = _est("LearnedBaseline")(n_inputs=n_latent)
+    return Estimated(_est("REINFORCE")(baseline=baseline), latent)
 
 
 def _exact(latent: str, n_latent: int) -> Estimated:
@@ -365,6 +378,35 @@ _ALL = [
         **NO_TAU,
     ),
     Method(
+        "arms",
+        "estimator",
+        BERN,
+        "ARMS()",
+        "Dimitriev & Zhou 2021",
+        _estimator("ARMS"),
+        n_samples=4,
+        **NO_TAU,
+    ),
+    Method(
+        "carms",
+        "estimator",
+        CAT,
+        "CARMS()",
+        "Dimitriev & Zhou 2021",
+        _estimator("CARMS"),
+        n_samples=4,
+        **NO_TAU,
+    ),
+    Method(
+        "arsm",
+        "estimator",
+        CAT,
+        "ARSM() (K(K-1)/2 + 1 = 46 evaluations per sample at K = 10)",
+        "Yin, Yue & Zhou 2019",
+        _estimator("ARSM"),
+        **NO_TAU,
+    ),
+    Method(
         "rebar",
         "estimator",
         BOTH,
@@ -418,6 +460,22 @@ _ALL = [
         _estimator("GumbelRao", n_rao=10),
     ),
     Method(
+        "gumbel-rao-100",
+        "estimator",
+        BOTH,
+        "GumbelRao(n_rao=100)",
+        "Paulus et al. 2021 (GR-MC100)",
+        _estimator("GumbelRao", n_rao=100),
+    ),
+    Method(
+        "gumbel-rao-1000",
+        "estimator",
+        BOTH,
+        "GumbelRao(n_rao=1000)",
+        "Paulus et al. 2021 (GR-MC1000)",
+        _estimator("GumbelRao", n_rao=1000),
+    ),
+    Method(
         "reinmax",
         "estimator",
         BOTH,
@@ -427,6 +485,59 @@ _ALL = [
         tau0=1.0,
         tau_min=1.0,
         anneal_rate=0.0,
+    ),
+    Method(
+        "gst",
+        "estimator",
+        BOTH,
+        "GST(temperature=1.0, gap=1.0)",
+        "Fan et al. 2022",
+        _estimator("GST"),
+        tau0=1.0,
+        tau_min=1.0,
+        anneal_rate=0.0,
+    ),
+    Method("zgr", "estimator", BOTH, "ZGR()", "Shekhovtsov 2023", _estimator("ZGR"), **NO_TAU),
+    Method(
+        "muprop",
+        "estimator",
+        BOTH,
+        "MuProp()",
+        "Gu et al. 2016",
+        _estimator("MuProp"),
+        **NO_TAU,
+    ),
+    Method(
+        "nvil",
+        "estimator",
+        BOTH,
+        "REINFORCE(baseline=LearnedBaseline of the encoder's logits, tuned)",
+        "Mnih & Gregor 2014",
+        _nvil,
+        **NO_TAU,
+    ),
+    # --- the multi-sample (importance-weighted) bound: relaxit vae --objective iwae
+    Method(
+        "vimco",
+        "estimator",
+        BOTH,
+        "VIMCO() on log p(x,b) - log q(b|x)",
+        "Mnih & Rezende 2016",
+        _estimator("VIMCO"),
+        n_samples=5,
+        objective="iwae",
+        **NO_TAU,
+    ),
+    Method(
+        "reinforce-bound",
+        "estimator",
+        BOTH,
+        "VIMCO(baseline=None): REINFORCE on the bound",
+        "Mnih & Rezende 2016 (reference)",
+        _estimator("VIMCO", baseline=None),
+        n_samples=5,
+        objective="iwae",
+        **NO_TAU,
     ),
     Method(
         "exact",

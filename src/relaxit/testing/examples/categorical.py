@@ -3,14 +3,16 @@
 import itertools
 
 import torch
-from pyro.distributions import OneHotCategorical
+from pyro.distributions import OneHotCategorical, Poisson
 
 from relaxit.distributions import (
     DecoupledStraightThroughGumbelSoftmax,
     GeneralizedGumbelSoftmax,
+    GeneralizedGumbelSoftmaxNP,
     GumbelSoftmaxTopK,
     RelaxedOneHotCategoricalStraightThrough,
 )
+from relaxit.distributions._categorical import one_hot_argmax
 from relaxit.testing.example import Example
 
 
@@ -42,6 +44,7 @@ EXAMPLES = (
         {"temperature": torch.tensor(0.7), "probs": torch.tensor([0.2, 0.3, 0.5])},
         law="straight_through",
         hard_view=_one_hot_view,
+        hard_map=one_hot_argmax,
         invalid_params=(("probs", _BAD_PROBS), ("temperature", torch.tensor(-1.0))),
         invalid_values=([0.5, 0.6, 0.1],),
     ),
@@ -51,6 +54,7 @@ EXAMPLES = (
         {"temperature": torch.tensor([0.5, 1.5]), "logits": torch.tensor([[0.3, -1.0, 0.5]])},
         law="straight_through",
         hard_view=_one_hot_view,
+        hard_map=one_hot_argmax,
         invalid_params=(("temperature", torch.tensor([0.5, 0.0])),),
     ),
     Example(
@@ -59,6 +63,7 @@ EXAMPLES = (
         {"temperature": torch.tensor(0.8), "logits": torch.tensor([0.4, -0.4])},
         law="straight_through",
         hard_view=_one_hot_view,
+        hard_map=one_hot_argmax,
     ),
     Example(
         "RelaxedOneHotCategoricalST/extreme",
@@ -66,6 +71,7 @@ EXAMPLES = (
         {"temperature": torch.tensor(0.05), "logits": torch.tensor([[50.0, -50.0, 49.95]])},
         law="straight_through",
         hard_view=_one_hot_view,
+        hard_map=one_hot_argmax,
         statistical=False,
         extreme=True,
     ),
@@ -78,6 +84,7 @@ EXAMPLES = (
         },
         law="straight_through",
         hard_view=_one_hot_view,
+        hard_map=one_hot_argmax,
         statistical=False,
     ),
     # ---------------------------------------------------------------- decoupled
@@ -252,5 +259,28 @@ EXAMPLES = (
             "tau": torch.tensor(0.5),
         },
         statistical=False,
+    ),
+    # ------------------------------------------------ generalized, from a torch law
+    Example(
+        "GeneralizedGumbelSoftmaxNP/poisson-eta",
+        GeneralizedGumbelSoftmaxNP,
+        # Poisson(1) truncated to its smallest prefix of mass 0.9: values {0, 1, 2}.
+        {
+            "dist": Poisson(torch.tensor([1.0, 0.7])),
+            "values": torch.arange(12.0),
+            "tau": torch.tensor(0.6),
+            "eta": 0.9,
+        },
+    ),
+    Example(
+        "GeneralizedGumbelSoftmaxNP/geometric-hard",
+        GeneralizedGumbelSoftmaxNP,
+        {
+            "dist": torch.distributions.Geometric(torch.tensor(0.5)),
+            "values": torch.arange(4.0),
+            "tau": torch.tensor(0.5),
+            "hard": True,
+        },
+        law="discrete",
     ),
 )

@@ -1,0 +1,81 @@
+"""Structured distributions: k-subsets (`KSubset`) and rankings (`PlackettLuce`)."""
+
+import torch
+
+from relaxit.distributions import KSubset, PlackettLuce
+from relaxit.testing.example import Example
+
+_NAN_LOGITS = torch.tensor([0.0, float("nan"), 1.0, 0.0, 0.5, -0.5])
+
+EXAMPLES = (
+    # ---------------------------------------------------------------- k-subsets
+    Example(
+        "KSubset/n6-k3",
+        KSubset,
+        {"logits": torch.tensor([0.5, -1.0, 0.0, 1.5, -0.3, 0.8]), "k": 3},
+        law="discrete",
+        invalid_params=(("logits", _NAN_LOGITS),),
+        invalid_values=([1.0, 1.0, 1.0, 1.0, 0.0, 0.0], [0.5, 0.5, 1.0, 1.0, 0.0, 0.0]),
+    ),
+    Example(
+        "KSubset/batched-k2",
+        KSubset,
+        {"logits": torch.tensor([[0.0, 1.0, -1.0, 0.5], [2.0, 0.0, 0.0, -2.0]]), "k": 2},
+        law="discrete",
+    ),
+    Example(
+        "KSubset/k1",
+        KSubset,
+        {"logits": torch.tensor([0.3, -0.2, 0.1]), "k": 1},
+        law="discrete",
+    ),
+    Example(
+        "KSubset/extreme",
+        KSubset,
+        {"logits": torch.tensor([50.0, -50.0, 0.0, 50.0, 49.95]), "k": 2},
+        law="discrete",
+        statistical=False,
+        extreme=True,
+    ),
+    Example(
+        "KSubset/large-k10",
+        KSubset,
+        {"logits": torch.randn(3, 200, generator=torch.Generator().manual_seed(4)), "k": 10},
+        law="discrete",
+        statistical=False,
+    ),
+    # ---------------------------------------------------------------- rankings
+    Example(
+        "PlackettLuce/n5",
+        PlackettLuce,
+        {"logits": torch.tensor([1.0, -0.5, 0.3, 0.0, -1.2])},
+        law="discrete",
+        grad_params=(),
+        invalid_params=(("logits", torch.tensor([0.0, float("nan"), 1.0])),),
+        invalid_values=([0, 0, 1, 2, 3], [0, 1, 2, 3, 5], [0.5, 1, 2, 3, 4]),
+    ),
+    Example(
+        "PlackettLuce/batched-n3",
+        PlackettLuce,
+        {"logits": torch.tensor([[0.0, 1.0, -1.0], [2.0, 0.0, 0.5]])},
+        law="discrete",
+        grad_params=(),
+    ),
+    Example(
+        "PlackettLuce/extreme",
+        PlackettLuce,
+        {"logits": torch.tensor([50.0, -50.0, 0.0, 49.95])},
+        law="discrete",
+        grad_params=(),
+        statistical=False,
+        extreme=True,
+    ),
+    Example(
+        "PlackettLuce/large-n",
+        PlackettLuce,
+        {"logits": torch.randn(2, 300, generator=torch.Generator().manual_seed(5))},
+        law="discrete",
+        grad_params=(),
+        statistical=False,
+    ),
+)
