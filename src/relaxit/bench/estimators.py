@@ -11,8 +11,12 @@ Problems (the first batch dim holds independent replicates, one gradient estimat
   decoder to 16 Bernoulli pixels and a fixed image ``x``; exact gradient by enumerating the 256
   configurations.
 
-Budget: each estimator gets ``n_samples = budget / (f evaluations per sample)`` (counted by
-calling it once), so ARM and DisARM (2 evaluations per sample) get half REINFORCE's samples.
+Estimators: every entry of `relaxit.estimators.registry` (by its registry name), so a registered
+estimator is benchmarked without edits here.
+
+Budget: each estimator gets ``n_samples = budget / (f evaluations per sample)`` (as the
+estimator declares it), so ARM and DisARM (2 evaluations per sample) get half REINFORCE's
+samples.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from relaxit.bench.oracle import (
     variance_with_se,
 )
 from relaxit.bench.report import fmt, markdown_table
+from relaxit.estimators import ARM, REINFORCE, DisARM, Estimator, registry
 
 Objective = Callable[[Tensor], Tensor]
 
@@ -134,58 +139,20 @@ def problems(quick: bool) -> list[Problem]:
     ]
 
 
-class ObjectiveControl(torch.nn.Module):
-    """RELAX control ``c(z) = scale * f(z)`` (``scale`` learnable, starts at 1): the paper's
-    ``f(sigma_lambda(z))`` term; a learned residual network is left out to keep it cheap."""
-
-    def __init__(self, f: Objective) -> None:
-        super().__init__()
-        self.f = f
-        self.scale = torch.nn.Parameter(torch.ones((), dtype=torch.float64))
-
-    def forward(self, z: Tensor) -> Tensor:
-        return self.scale.to(z.dtype) * self.f(z)
-
-
-def estimator_specs() -> dict[str, Callable[[Objective], Any]]:
-    """Every estimator of `relaxit.estimators`, with the settings the table uses."""
-    from relaxit import estimators as E
-
-    return {
-        "Exact": lambda f: E.Exact(),
-        "REINFORCE": lambda f: E.REINFORCE(),
-        "REINFORCE(loo)": lambda f: E.REINFORCE(baseline="loo"),
-        "ARM": lambda f: E.ARM(),
-        "DisARM": lambda f: E.DisARM(),
-        "REBAR": lambda f: E.REBAR(),
-        "RELAX": lambda f: E.RELAX(ObjectiveControl(f)),
-        "StraightThrough": lambda f: E.StraightThrough(),
-        "GumbelSoftmax": lambda f: E.GumbelSoftmax(),
-        "GumbelSoftmax(hard)": lambda f: E.GumbelSoftmax(hard=True),
-        "GumbelRao": lambda f: E.GumbelRao(),
-        "ReinMax": lambda f: E.ReinMax(),
-    }
-
-
-def evaluations_per_sample(est: Any, problem: Problem) -> tuple[int, float] | None:
-    """``(minimum n_samples, f evaluations per sample)``; None if the family is unsupported."""
-    count = [0]
-
-    def counting(b: Tensor) -> Tensor:
-        count[0] += b.shape[0]
-        return problem.f(b)
-
-    n0 = getattr(est, "min_samples", 1)
-    logits = problem.logits.unsqueeze(0).clone().requires_grad_()
-    try:
-        est(counting, problem.dist(logits), n0).sum().backward()
-    except TypeError:
+def evaluations_per_sample(est: Estimator, problem: Problem) -> tuple[int, float] | None:
+    """``(minimum n_samples, f evaluations per sample)`` as the estimator declares them; None if
+    it does not support the problem's family. `Exact` (no per-sample cost) counts one."""
+    if problem.family not in est.families:
         return None
-    return n0, count[0] / n0
+    return est.min_samples, est.evaluations_per_sample or 1
 
 
 def gradients(
-    est: Any, problem: Problem, n_samples: int, replicates: int, logits: Tensor | None = None
+    est: Estimator,
+    problem: Problem,
+    n_samples: int,
+    replicates: int,
+    logits: Tensor | None = None,
 ) -> Tensor:
     """``replicates`` independent estimates, shape ``(replicates,) + logits.shape``."""
     base = problem.logits if logits is None else logits.detach()
@@ -232,14 +199,12 @@ def bias_flag(z: float, n_coords: int) -> bool:
 
 def oracle_check(replicates: int) -> list[dict[str, Any]]:
     """Measured (library) vs closed-form variances on one bit, t=0.45, phi=1."""
-    from relaxit import estimators as E
-
     closed = closed_form_variances()
     specs = {
-        "REINFORCE (1 sample)": (E.REINFORCE(), 1),
-        "REINFORCE loo (2 samples)": (E.REINFORCE(baseline="loo"), 2),
-        "ARM": (E.ARM(), 1),
-        "DisARM": (E.DisARM(), 1),
+        "REINFORCE (1 sample)": (REINFORCE(), 1),
+        "REINFORCE loo (2 samples)": (REINFORCE(baseline="loo"), 2),
+        "ARM": (ARM(), 1),
+        "DisARM": (DisARM(), 1),
     }
     logits = torch.full((1,), ORACLE_PHI, dtype=torch.float64)
     prob = Problem(
@@ -266,7 +231,6 @@ def oracle_check(replicates: int) -> list[dict[str, Any]]:
 
 def optimisation_runs(
     problem: Problem,
-    specs: dict[str, Callable[[Objective], Any]],
     budget: int,
     steps: int,
     every: int,
@@ -278,10 +242,8 @@ def optimisation_runs(
     Estimators with trainable parameters (REBAR, RELAX) tune them on their variance surrogate
     (``loss_and_variance``) with their own Adam at the same learning rate."""
     out = {}
-    for name, make in specs.items():
-        if name == "Exact":
-            continue
-        est = make(problem.f)
+    for entry in registry.entries(exact=False):
+        name, est = entry.name, entry.build()
         cost = evaluations_per_sample(est, problem)
         if cost is None:
             continue
@@ -327,28 +289,31 @@ def run_estimators(
     replicates = replicates or (200 if quick else 5000)
     oracle_replicates = oracle_replicates or (20_000 if quick else 1_000_000)
     steps = steps if steps is not None else (4 if quick else 200)
-    specs = estimator_specs()
     rows = []
     t0 = time.perf_counter()
     for problem in problems(quick):
-        for name, make in specs.items():
-            est = make(problem.f)
+        for entry in registry.entries():
+            name, est = entry.name, entry.build()
             try:
                 cost = evaluations_per_sample(est, problem)
                 if cost is None:
-                    rows.append({"problem": problem.name, "estimator": name, "supported": False})
+                    rows.append(
+                        {"problem": problem.name, "estimator": name, "exact": est.exact}
+                        | {"supported": False}
+                    )
                     continue
                 n = max(cost[0], int(budget // cost[1]))
-                g = gradients(est, problem, n, 1 if name == "Exact" else replicates)
+                g = gradients(est, problem, n, 1 if est.exact else replicates)
             except ValueError as err:  # e.g. Exact on 2**200 states
-                note = "support too large to enumerate" if name == "Exact" else str(err)[:80]
+                note = "support too large to enumerate" if est.exact else str(err)[:80]
                 rows.append(
-                    {"problem": problem.name, "estimator": name, "supported": False, "note": note}
+                    {"problem": problem.name, "estimator": name, "exact": est.exact}
+                    | {"supported": False, "note": note}
                 )
                 continue
             stats = (
                 summarize(g, problem.exact)
-                if name != "Exact"
+                if not est.exact
                 else {
                     "bias_rel": float((g[0] - problem.exact).norm() / problem.exact.norm()),
                     "bias_max_abs_z": None,
@@ -361,6 +326,7 @@ def run_estimators(
                 {
                     "problem": problem.name,
                     "estimator": name,
+                    "exact": est.exact,
                     "supported": True,
                     "n_samples": n,
                     "f_evaluations": n * cost[1],
@@ -377,7 +343,7 @@ def run_estimators(
         sigmoid_belief_net() if not quick else sigmoid_belief_net(3, 4),
     ):
         curves[problem.name] = optimisation_runs(
-            problem, specs, budget, steps, max(1, steps // 10), 200 if not quick else 20
+            problem, budget, steps, max(1, steps // 10), 200 if not quick else 20
         )
         log(f"optimisation run {problem.name}: done ({time.perf_counter() - t0:.1f} s)")
     return {
@@ -397,7 +363,7 @@ def _e(x: float | None) -> str:
 
 
 def _snr(r: dict[str, Any]) -> str:
-    return "inf (deterministic)" if r["snr"] is None and r["estimator"] != "Exact" else _e(r["snr"])
+    return "inf (deterministic)" if r["snr"] is None and not r["exact"] else _e(r["snr"])
 
 
 def estimators_markdown(data: dict[str, Any], machine: str, png: str | None) -> str:
@@ -495,7 +461,7 @@ def plot_estimators(data: dict[str, Any], path: str) -> None:
     import matplotlib.pyplot as plt
 
     problems_ = list(dict.fromkeys(r["problem"] for r in data["table"]))
-    names = list(dict.fromkeys(r["estimator"] for r in data["table"] if r["estimator"] != "Exact"))
+    names = list(dict.fromkeys(r["estimator"] for r in data["table"] if not r["exact"]))
     n_runs = len(data["optimisation"])
     fig, axes = plt.subplots(1, 1 + n_runs, figsize=(6 + 5 * n_runs, 5))
     ax = axes[0]
