@@ -45,14 +45,20 @@ from relaxit.estimators._protocol import (
     sum_joint,
     uniform,
 )
-from relaxit.estimators.antithetic import ARM, DisARM
-from relaxit.estimators.control_variates import REBAR, RELAX
 from relaxit.estimators.controls import ObjectiveControl, RelaxControl
 from relaxit.estimators.diagnostics import gradient_samples
-from relaxit.estimators.exact import Exact
 from relaxit.estimators.registry import RegisteredEstimator, register_estimator
-from relaxit.estimators.relaxed import GumbelRao, GumbelSoftmax, ReinMax, StraightThrough
+
+# isort: off
+# Modules register their estimators when imported: this order is the registry's, so that of
+# every list made from it (tables, benchmarks, the VAE's methods): the ground truth, the
+# score-function family, control variates, then the relaxation-based (biased) estimators.
+from relaxit.estimators.exact import Exact
 from relaxit.estimators.score_function import REINFORCE
+from relaxit.estimators.antithetic import ARM, DisARM
+from relaxit.estimators.control_variates import REBAR, RELAX
+from relaxit.estimators.relaxed import GumbelRao, GumbelSoftmax, ReinMax, StraightThrough
+# isort: on
 
 __all__ = [
     "ARM",
