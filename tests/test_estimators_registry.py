@@ -27,15 +27,18 @@ def make(family: str, logits: torch.Tensor):
 
 
 def measured_evaluations(est: Estimator, family: str, n: int) -> float:
-    """Rows of ``b`` that ``f`` receives per requested sample, counted."""
+    """Rows of ``b`` that ``f`` receives per requested sample, counted (``f`` keeps the item dim
+    for an estimator without ``joint_variables``)."""
     rows = []
+    keep = 0 if est.joint_variables else 1
 
     def f(b):
         rows.append(b.shape[0])
-        return (b.flatten(1) * torch.arange(1.0, 1 + b[0].numel())).sum(-1).sin()
+        x = b.flatten(1 + keep)
+        return (x * torch.arange(1.0, 1 + x.shape[-1])).sum(-1).sin()
 
-    shape = (3, 4) if family == CATEGORICAL else (3,)
-    est(f, make(family, torch.randn(shape, requires_grad=True)), n).backward()
+    shape = (3, 6) if family == CATEGORICAL else (3,)
+    est(f, make(family, torch.randn(shape, requires_grad=True)), n).sum().backward()
     return sum(rows) / n
 
 
@@ -54,6 +57,10 @@ def declared_facts_hold(build) -> list[str]:
                 got = measured_evaluations(build(), family, n)
                 if got != est.evaluations_per_sample:
                     wrong.append(f"{family}: {got} evaluations per sample at n={n}")
+        if not est.joint_variables:
+            joint = make(family, torch.zeros(3, 6))
+            with pytest.raises(ValueError, match="joint variable"):
+                est(lambda b: b.sum((-2, -1)), joint, est.min_samples)
         if est.min_samples > 1:
             with pytest.raises(ValueError, match="n_samples"):
                 est(lambda b: b.sum(-1), make(family, torch.zeros(3, 2)), est.min_samples - 1)

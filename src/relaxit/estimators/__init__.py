@@ -52,27 +52,45 @@ from relaxit.estimators.registry import RegisteredEstimator, register_estimator
 # isort: off
 # Modules register their estimators when imported: this order is the registry's, so that of
 # every list made from it (tables, benchmarks, the VAE's methods): the ground truth, the
-# score-function family, control variates, then the relaxation-based (biased) estimators.
+# score-function family, antithetic and control-variate estimators, the multi-sample bound,
+# then the relaxation-based (biased) estimators.
 from relaxit.estimators.exact import Exact
-from relaxit.estimators.score_function import REINFORCE
+from relaxit.estimators.score_function import REINFORCE, LearnedBaseline
 from relaxit.estimators.antithetic import ARM, DisARM
+from relaxit.estimators.arms import ARMS
+from relaxit.estimators.arsm import ARSM
+from relaxit.estimators.carms import CARMS
+from relaxit.estimators.unordered_set import UnorderedSet
+from relaxit.estimators.sum_and_sample import SumAndSample
 from relaxit.estimators.control_variates import REBAR, RELAX
+from relaxit.estimators.muprop import MuProp
+from relaxit.estimators.vimco import VIMCO
 from relaxit.estimators.relaxed import GumbelRao, GumbelSoftmax, ReinMax, StraightThrough
+from relaxit.estimators.gapped import GST
+from relaxit.estimators.zgr import ZGR
 # isort: on
 
 __all__ = [
     "ARM",
+    "ARMS",
+    "ARSM",
     "BERNOULLI",
+    "CARMS",
     "CATEGORICAL",
+    "GST",
     "OBJECTIVES",
     "REBAR",
     "REINFORCE",
     "RELAX",
+    "VIMCO",
+    "ZGR",
     "DisARM",
     "Estimator",
     "Exact",
     "GumbelRao",
     "GumbelSoftmax",
+    "LearnedBaseline",
+    "MuProp",
     "Objective",
     "ObjectiveControl",
     "Problem",
@@ -80,6 +98,8 @@ __all__ = [
     "ReinMax",
     "RelaxControl",
     "StraightThrough",
+    "SumAndSample",
+    "UnorderedSet",
     "attach",
     "check_temperature",
     "evaluate",

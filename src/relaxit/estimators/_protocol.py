@@ -164,6 +164,9 @@ class Estimator(nn.Module):
         objective: ``"mean"`` (``loss`` estimates ``E[f(b)]``) or ``"log-mean-exp"``
             (multi-sample bounds: ``f`` returns log-weights, ``loss`` is
             ``log mean_k exp f(b_k)``).
+        joint_variables: whether an item's joint variable may hold several variables (batch
+            dims beyond the ``m`` that ``f`` keeps). ``False``: ``f`` must keep every batch dim
+            (one variable per item), else ``ValueError``.
     """
 
     name: str = ""
@@ -174,6 +177,7 @@ class Estimator(nn.Module):
     paper: str = ""
     min_samples: int = 1
     objective: str = "mean"
+    joint_variables: bool = True
 
     def forward(self, f: Objective, dist: Distribution, n_samples: int) -> Tensor:
         """``loss = est(f, dist, n_samples)``; see the package docstring for the contract."""

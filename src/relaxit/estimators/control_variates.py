@@ -139,7 +139,7 @@ class REBAR(_RelaxedControlVariate):
     samples ``b`` (the relaxed evaluations only enter the gradient).
 
     Hyper-parameters ``eta`` and ``log_temperature`` are ``nn.Parameter``\s; tune them by
-    minimising the variance with :meth:`loss_and_variance` (the loss itself sends them no
+    minimising the variance with `loss_and_variance` (the loss itself sends them no
     gradient). The VAE of Tucker et al. uses a per-layer ``eta`` and ``lambda``; here they are
     scalars.
 
@@ -194,25 +194,25 @@ class RELAX(_RelaxedControlVariate):
     + \nabla_\phi c(\sigma_\lambda(z)) - \nabla_\phi c(\sigma_\lambda(\tilde z)),
     $$
 
-    with ``z``, ``b = H(z)``, ``z~ ~ p(z | b)`` and ``sigma_lambda`` as in :class:`REBAR`.
+    with ``z``, ``b = H(z)``, ``z~ ~ p(z | b)`` and ``sigma_lambda`` as in `REBAR`.
     ``control`` is a ``torch.nn.Module`` that takes relaxed samples shaped like ``b``,
     ``(S,) + batch_shape + event_shape``, and returns ``(S,) + batch_shape[:m]`` like ``f``
     (it must not mix items: item ``i``'s value may depend only on item ``i``'s sample; its
     inputs have the logits' dtype and device, so move it there, e.g. ``control.double()``).
-    The paper's choice ``c = f(sigma_lambda(z)) + r_rho(z)`` is :class:`RelaxControl`, the
-    default: a control derived from :class:`ObjectiveControl` is called as
+    The paper's choice ``c = f(sigma_lambda(z)) + r_rho(z)`` is `RelaxControl`, the
+    default: a control derived from `ObjectiveControl` is called as
     ``control(z, f(z))``, ``f`` being evaluated at the relaxed samples in the same call of ``f``
     as the discrete ones.
 
     **Unbiased** for every control and temperature. With a plain control ``f`` may be a black
     box (it is only evaluated at discrete samples); **cost**: one evaluation of ``f`` per sample
     (one call on ``n_samples`` samples) plus two of ``control`` (one call on ``2 * n_samples``).
-    With an :class:`ObjectiveControl` (the default) ``f`` must accept relaxed inputs and is
+    With an `ObjectiveControl` (the default) ``f`` must accept relaxed inputs and is
     evaluated three times per sample, in one call on ``cat([b, sigma(z), sigma(z~)])``, like
-    :class:`REBAR`. The loss value is the mean of ``f`` over the ``n_samples`` discrete samples.
+    `REBAR`. The loss value is the mean of ``f`` over the ``n_samples`` discrete samples.
 
     Tuning: the control's parameters and ``log_temperature`` are trained by minimising the
-    variance surrogate of :meth:`loss_and_variance` (the loss sends them no gradient).
+    variance surrogate of `loss_and_variance` (the loss sends them no gradient).
 
     Args:
         control: the control variate ``c`` (an ``nn.Module``, registered as a sub-module);

@@ -8,7 +8,7 @@ from torch import Tensor, nn
 class ObjectiveControl(nn.Module):
     """Base of RELAX controls that use ``f`` at the relaxed samples.
 
-    :class:`RELAX` calls such a control as ``control(z, f_z)``: ``z`` the relaxed samples,
+    `RELAX` calls such a control as ``control(z, f_z)``: ``z`` the relaxed samples,
     ``(S,) + batch_shape + event_shape``, and ``f_z = f(z)``, ``(S,) + batch_shape[:m]``
     (evaluated in the same call of ``f`` as the discrete samples). It returns the control's
     value, shaped like ``f_z``. Subclasses implement ``forward(z, f_z)``.
@@ -21,12 +21,14 @@ class ObjectiveControl(nn.Module):
 class RelaxControl(ObjectiveControl):
     r"""The control variate of Grathwohl et al. (2018, section 3.3) for discrete latents:
 
-    .. math:: c(z) = f(\sigma_\lambda(z)) + r_\rho(\sigma_\lambda(z)),
+    $$
+    c(z) = f(\sigma_\lambda(z)) + r_\rho(\sigma_\lambda(z)),
+    $$
 
     the objective at the relaxed sample plus a one-hidden-layer tanh MLP ``r`` of the item's
     flattened relaxed sample (its joint variable, ``n_joint`` numbers). ``r``'s output layer
     starts at zero, so the control starts as REBAR's with ``eta = 1`` and learns a correction
-    when trained on :meth:`RELAX.loss_and_variance`.
+    when trained on `RELAX.loss_and_variance`.
 
     ``n_joint`` fixes the MLP's input size now (needed before an optimiser or
     ``DistributedDataParallel`` collects the parameters); with ``None`` the MLP is built at the
@@ -38,11 +40,12 @@ class RelaxControl(ObjectiveControl):
             event_shape)``), or ``None`` to infer it at the first call.
         hidden: width of the MLP's hidden layer.
 
-    >>> import torch
-    >>> control = RelaxControl(n_joint=3)
-    >>> z = torch.rand(4, 3)
-    >>> control(z, z.sum(-1)).shape
-    torch.Size([4])
+    Examples:
+        >>> import torch
+        >>> control = RelaxControl(n_joint=3)
+        >>> z = torch.rand(4, 3)
+        >>> control(z, z.sum(-1)).shape
+        torch.Size([4])
     """
 
     def __init__(self, n_joint: int | None = None, hidden: int = 50) -> None:

@@ -14,12 +14,13 @@ The protocol and unbiasedness tests, ``relaxit bench estimators``, ``relaxit ben
 ``relaxit vae --list-methods`` and the README/docs tables all read `entries()`, so a registered
 estimator appears in each of them without further edits.
 
->>> from relaxit.estimators import registry
->>> entry = registry.get("reinforce-loo")
->>> entry.config, entry.unbiased, entry.evaluations_per_sample
-("REINFORCE(baseline='loo')", True, 1)
->>> "disarm" in registry.names()
-True
+Examples:
+    >>> from relaxit.estimators import registry
+    >>> entry = registry.get("reinforce-loo")
+    >>> entry.config, entry.unbiased, entry.evaluations_per_sample
+    ("REINFORCE(baseline='loo')", True, 1)
+    >>> "disarm" in registry.names()
+    True
 """
 
 from __future__ import annotations
@@ -82,6 +83,10 @@ class RegisteredEstimator:
         return self.cls.objective
 
     @property
+    def joint_variables(self) -> bool:
+        return self.cls.joint_variables
+
+    @property
     def min_samples(self) -> int:
         return self.build().min_samples
 
@@ -124,6 +129,8 @@ def _check_class(cls: Any) -> None:
         raise ValueError(f"{who}.paper must name the paper (a short citation)")
     if cls.objective not in OBJECTIVES:
         raise ValueError(f"{who}.objective must be one of {OBJECTIVES}, got {cls.objective!r}")
+    if not isinstance(cls.joint_variables, bool):
+        raise ValueError(f"{who}.joint_variables must be a bool, got {cls.joint_variables!r}")
     if not _positive_int(cls.min_samples):
         raise ValueError(f"{who}.min_samples must be an int >= 1, got {cls.min_samples!r}")
 
@@ -228,7 +235,8 @@ def markdown_table(page_prefix: str = "docs/gallery/estimators/") -> str:
 
     Returns:
         A Markdown table: name, configuration (linked to the class's gallery page),
-        families, unbiased, evaluations of ``f`` per sample, paper.
+        families, unbiased, evaluations of ``f`` per sample ("varies" where it is not a
+        multiple of ``n_samples``: the class's page says how many), paper.
     """
     rows = [
         "| name | configuration | families | unbiased | f evaluations per sample | paper |",
@@ -240,7 +248,7 @@ def markdown_table(page_prefix: str = "docs/gallery/estimators/") -> str:
         if e.objective != "mean":
             unbiased += f" (for the {e.objective} bound)"
         evals = e.evaluations_per_sample
-        evals_text = "the support" if evals is None else str(evals)
+        evals_text = str(evals) if evals is not None else "the support" if e.exact else "varies"
         config = f"[`{e.config}`]({page_prefix}{gallery_page(e.cls)})"
         cells = [f"`{e.name}`", config, families, unbiased, evals_text, e.paper]
         rows.append("| " + " | ".join(cells) + " |")

@@ -234,13 +234,16 @@ where a relaxation has the registry's name)."""
 class EstimatorSettings:
     """How the VAE trains with one registered estimator; ``None`` fields take the defaults of
     `estimator_method` (at least the estimator's minimum samples, the `Method` schedule when
-    the estimator has a settable temperature, else none)."""
+    the estimator has a settable temperature, else none). ``kwargs`` replace the registered
+    constructor arguments; ``build_kwargs(n_latent)`` adds those that need the latent size."""
 
     n_samples: int | None = None
     tau: dict[str, float] | None = None
+    kwargs: dict[str, Any] = field(default_factory=dict)
     build_kwargs: Callable[[int], dict[str, Any]] | None = None
     anneal: bool = True
     note: str = ""
+    reference: str = ""
 
 
 ESTIMATOR_SETTINGS: dict[str, EstimatorSettings] = {
@@ -258,11 +261,29 @@ ESTIMATOR_SETTINGS: dict[str, EstimatorSettings] = {
 }
 """The VAE's settings per registry name, where they differ from `estimator_method`'s defaults."""
 
+VAE_VARIANTS: dict[str, tuple[str, EstimatorSettings]] = {
+    "gumbel-rao-100": (
+        "gumbel-rao",
+        EstimatorSettings(kwargs={"n_rao": 100}, reference="GR-MC100"),
+    ),
+    "gumbel-rao-1000": (
+        "gumbel-rao",
+        EstimatorSettings(kwargs={"n_rao": 1000}, reference="GR-MC1000"),
+    ),
+}
+"""Methods of the VAE only (papers' settings): method name -> (registry name, settings); listed
+after the registry entry they vary."""
 
-def estimator_method(entry: RegisteredEstimator) -> Method:
-    """The `Method` that trains with the registered estimator ``entry``."""
-    s = ESTIMATOR_SETTINGS.get(entry.name, EstimatorSettings())
-    probe = entry.build()
+
+def estimator_method(
+    entry: RegisteredEstimator, name: str | None = None, settings: EstimatorSettings | None = None
+) -> Method:
+    """The `Method` that trains with the registered estimator ``entry`` (under ``name``, default
+    the registry's name as `VAE_NAMES` maps it, with ``settings``, default the registry name's
+    entry of `ESTIMATOR_SETTINGS`)."""
+    s = settings or ESTIMATOR_SETTINGS.get(entry.name, EstimatorSettings())
+    configured = RegisteredEstimator(entry.name, entry.cls, {**entry.kwargs, **s.kwargs})
+    probe = configured.build()
     settable_tau = hasattr(probe, "temperature") and not isinstance(probe.temperature, torch.Tensor)
     if s.tau is not None:
         schedule: dict[str, Any] = dict(s.tau)
@@ -271,14 +292,14 @@ def estimator_method(entry: RegisteredEstimator) -> Method:
 
     def build(latent: str, n_latent: int) -> Estimated:
         kwargs = {} if s.build_kwargs is None else s.build_kwargs(n_latent)
-        return Estimated(entry.build(**kwargs), latent, anneal=s.anneal)
+        return Estimated(configured.build(**kwargs), latent, anneal=s.anneal)
 
     return Method(
-        VAE_NAMES.get(entry.name, entry.name),
+        name or VAE_NAMES.get(entry.name, entry.name),
         "estimator",
         entry.families,
-        entry.config + (f", {s.note}" if s.note else ""),
-        entry.paper,
+        configured.config + (f", {s.note}" if s.note else ""),
+        entry.paper + (f" ({s.reference})" if s.reference else ""),
         build,
         n_samples=s.n_samples or probe.min_samples,
         **schedule,
@@ -286,8 +307,19 @@ def estimator_method(entry: RegisteredEstimator) -> Method:
 
 
 def all_methods() -> dict[str, Method]:
-    """Every method name -> `Method`: the relaxations, then every registered estimator."""
-    methods = [*RELAXATIONS, *(estimator_method(e) for e in registry.entries())]
+    """Every method name -> `Method`: the relaxations, then every registered estimator (each
+    followed by its `VAE_VARIANTS`) that can train this VAE: its ``f`` is a data item's
+    -log p(x|b), a function of the joint of all its latents (estimators of one variable per
+    item are left out) whose mean is the objective (multi-sample bounds, which need
+    log-weights, are left out)."""
+    methods = list(RELAXATIONS)
+    for entry in registry.entries():
+        if entry.objective != "mean" or not entry.joint_variables:
+            continue
+        methods.append(estimator_method(entry))
+        for name, (base, settings) in VAE_VARIANTS.items():
+            if base == entry.name:
+                methods.append(estimator_method(entry, name, settings))
     return {m.name: m for m in methods}
 
 

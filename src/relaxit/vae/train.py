@@ -15,7 +15,7 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
-from relaxit.vae.config import ARCHS, LATENTS, VAEConfig
+from relaxit.vae.config import ACTIVATIONS, ARCHS, BINARIZATIONS, LATENTS, PRIORS, VAEConfig
 from relaxit.vae.data import Dataset, binarize_fixed, load_dataset
 from relaxit.vae.methods import EXACT_MAX_STATES, get_method, n_latent_states
 from relaxit.vae.models import DiscreteVAE
@@ -57,6 +57,34 @@ def resolve(config: VAEConfig) -> VAEConfig:
         raise ValueError(f"epochs and steps must be >= 1; got epochs={c.epochs}, steps={c.steps}")
     if not (c.lr > 0 and c.tau0 > 0 and c.tau_min > 0 and c.anneal_rate >= 0):
         raise ValueError("lr, tau0, tau_min must be > 0 and anneal_rate >= 0")
+    choices = {
+        "binarize": (c.binarize, BINARIZATIONS),
+        "activation": (c.activation, ACTIVATIONS),
+        "prior": (c.prior, PRIORS),
+        "select": (c.select, (None, "valid")),
+    }
+    for name, (value, allowed) in choices.items():
+        if value not in allowed:
+            raise ValueError(f"{name} must be one of {allowed}; got {value!r}")
+    c.hidden_layers()  # validates hidden_sizes
+    at_least_one = {
+        "lr_decay_every": c.lr_decay_every,
+        "anneal_every": c.anneal_every,
+        "eval_every": 1 if c.eval_every is None else c.eval_every,
+    }
+    for name, value in at_least_one.items():
+        if value < 1:
+            raise ValueError(f"{name} must be >= 1; got {value}")
+    if not 0 < c.lr_decay <= 1:
+        raise ValueError(f"lr_decay must be in (0, 1]; got {c.lr_decay}")
+    if c.prior_lr is not None and not c.prior_lr > 0:
+        raise ValueError(f"prior_lr must be > 0; got {c.prior_lr}")
+    if c.prior_lr is not None and c.prior != "learned":
+        raise ValueError("prior_lr needs prior='learned'")
+    if c.valid_examples < 0 or c.checkpoint_every < 0:
+        raise ValueError("valid_examples and checkpoint_every must be >= 0")
+    if c.select == "valid" and c.valid_examples < 1:
+        raise ValueError("select='valid' needs valid_examples >= 1 held-out training images")
     if c.method == "exact":
         states = n_latent_states(c.latent, c.bits, c.n_vars, c.n_classes)
         if states > EXACT_MAX_STATES:
@@ -68,8 +96,44 @@ def resolve(config: VAEConfig) -> VAEConfig:
 
 
 def temperature(c: VAEConfig, step: int) -> float:
-    """tau = max(tau_min, tau0 * exp(-anneal_rate * step)) (Jang et al. 2017)."""
-    return max(c.tau_min, c.tau0 * math.exp(-c.anneal_rate * step))
+    """tau = max(tau_min, tau0 * exp(-anneal_rate * t)) with t the step rounded down to a
+    multiple of ``anneal_every`` (Jang et al. 2017)."""
+    t = c.anneal_every * (step // c.anneal_every)
+    return max(c.tau_min, c.tau0 * math.exp(-c.anneal_rate * t))
+
+
+def learning_rate(c: VAEConfig, step: int) -> float:
+    """lr * lr_decay ** (step // lr_decay_every): piecewise constant decay."""
+    return c.lr * c.lr_decay ** (step // c.lr_decay_every)
+
+
+def prepare_data(
+    c: VAEConfig, data: Dataset
+) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
+    """(train, valid, test) images as the run sees them (see `VAEConfig`): ``dynamic`` keeps
+    the training grey levels (binarized at each use) and binarizes validation and test once;
+    ``fixed`` binarizes all three once; ``threshold`` thresholds at 1/2; ``grey`` keeps grey
+    levels. The fixed binarizations use ``binarize_seed`` (default: ``seed``) for the test set,
+    ``+1`` for validation and ``+2`` for training, so the test images do not depend on the
+    validation split."""
+    train, valid = data.train, None
+    if c.valid_examples:
+        if c.valid_examples >= len(train):
+            raise ValueError(
+                f"valid_examples {c.valid_examples} must be below the {len(train)} training images"
+            )
+        train, valid = train[: -c.valid_examples], train[-c.valid_examples :]
+    seed = c.seed if c.binarize_seed is None else c.binarize_seed
+    if c.binarize in ("dynamic", "fixed"):
+        test = binarize_fixed(data.test, seed=seed)
+        valid = None if valid is None else binarize_fixed(valid, seed=seed + 1)
+        if c.binarize == "fixed":
+            train = binarize_fixed(train, seed=seed + 2)
+        return train, valid, test
+    if c.binarize == "threshold":
+        thr = lambda x: (x > 0.5).to(x.dtype)  # noqa: E731
+        return thr(train), None if valid is None else thr(valid), thr(data.test)
+    return train, valid, data.test
 
 
 def _dist_env() -> tuple[int, int, int]:
@@ -85,6 +149,34 @@ def _device(c: VAEConfig, local_rank: int) -> torch.device:
 
 def default_out(c: VAEConfig, dataset: Dataset) -> Path:
     return Path("runs") / f"vae-{dataset.name}-{c.method}-{c.latent}-{c.arch}-seed{c.seed}"
+
+
+CHECKPOINT = "checkpoint.pt"
+_FREE_ON_RESUME = {"steps", "epochs", "resume", "quiet", "out", "checkpoint_every", "device"}
+"""Settings a resumed run may change: how long it runs and how it reports, nothing it learns
+from."""
+
+
+def _save_checkpoint(path: Path, state: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)  # a kill mid-write leaves the previous checkpoint intact
+
+
+def _load_checkpoint(path: Path, c: VAEConfig) -> dict[str, Any]:
+    state = torch.load(path, map_location="cpu", weights_only=False)
+    # a setting the checkpoint does not know (added to VAEConfig since) had its default then
+    saved = {**VAEConfig().to_dict(), **state["config"]}
+    now = c.to_dict()
+    diff = sorted(k for k in now if k not in _FREE_ON_RESUME and saved[k] != now[k])
+    if diff:
+        raise ValueError(
+            f"{path} was written by a run with other settings ({', '.join(diff)}: "
+            + ", ".join(f"{saved[k]!r} there, {now[k]!r} now" for k in diff)
+            + "); resume it with the same settings or remove it"
+        )
+    return state
 
 
 def train(config: VAEConfig) -> dict[str, Any]:
@@ -141,9 +233,13 @@ def _train(c: VAEConfig, world: int, rank: int, device: torch.device) -> dict[st
 
     t_start = time.perf_counter()
     data = load_dataset(c.dataset)
+    out = Path(c.out) if c.out else default_out(c, data)
+    if c.checkpoint_every and world > 1:
+        raise ValueError("checkpoint_every works in one process only (not under torchrun)")
     torch.manual_seed(c.seed)
-    train_x = data.train.to(device)
-    test_x = binarize_fixed(data.test, seed=c.seed).to(device)
+    train_cpu, valid_cpu, test_cpu = prepare_data(c, data)
+    train_x, test_x = train_cpu.to(device), test_cpu.to(device)
+    valid_x = None if valid_cpu is None else valid_cpu.to(device)
     latent_shape = (c.bits,) if c.latent == "bernoulli" else (c.n_vars, c.n_classes)
     method = get_method(c.method)
     objective = method.make(c.latent, math.prod(latent_shape))
@@ -152,16 +248,24 @@ def _train(c: VAEConfig, world: int, rank: int, device: torch.device) -> dict[st
         c.latent,
         latent_shape,
         c.arch,
-        c.hidden,
+        c.hidden_layers() or c.hidden,
         objective,
-        data.train.mean(0) if c.mean_init else None,
+        train_cpu.mean(0) if c.mean_init else None,
+        activation=c.activation,
+        negative_slope=c.negative_slope,
+        prior=c.prior,
+        signed_inputs=c.signed_inputs,
     ).to(device)
     ddp = model
     if world > 1:
         ddp = torch.nn.parallel.DistributedDataParallel(
             model, device_ids=[device.index] if device.type == "cuda" else None
         )
-    optimizer = torch.optim.Adam(model.parameters(), lr=c.lr)
+    prior_params = [] if model.prior_logits is None else [model.prior_logits]
+    rest = [p for p in model.parameters() if all(p is not q for q in prior_params)]
+    optimizers = [torch.optim.Adam(rest if c.prior_lr else list(model.parameters()), lr=c.lr)]
+    if c.prior_lr:  # Dong et al. 2020 train the prior logits by plain SGD
+        optimizers.append(torch.optim.SGD(prior_params, lr=c.prior_lr))
     torch.manual_seed(c.seed + 1000 * rank)  # each rank its own noise, same model
 
     steps_per_epoch = len(train_x) // c.batch_size
@@ -171,79 +275,147 @@ def _train(c: VAEConfig, world: int, rank: int, device: torch.device) -> dict[st
     n_eval = len(test_x) if c.eval_examples is None else min(c.eval_examples, len(test_x))
     eval_idx = torch.arange(rank, n_eval, world, device=device)
 
-    def evaluate(n_samples: int) -> tuple[float, float]:
+    def evaluate(images: torch.Tensor, idx: torch.Tensor, n: int, n_samples: int):
         model.eval()
         sums = [0.0, 0.0]
-        for chunk in eval_idx.split(max(1, 20000 // max(1, min(n_samples, 100)))):
-            neg_elbo, neg_iw = model.bounds(test_x[chunk], n_samples)
+        for chunk in idx.split(max(1, 20000 // max(1, min(n_samples, 100)))):
+            neg_elbo, neg_iw = model.bounds(images[chunk], n_samples)
             sums[0] += neg_elbo.sum().item()
             sums[1] += neg_iw.sum().item()
         model.train()
         total_elbo, total_iw = _all_sum(sums, world, device)
-        return total_elbo / n_eval, total_iw / n_eval
+        return total_elbo / n, total_iw / n
 
-    bar = tqdm(total=total, disable=c.quiet or rank != 0, desc=f"vae {c.method}", file=sys.stderr)
+    st: dict[str, Any] = {
+        "step": 0,
+        "epoch": 0,
+        "start_i": 0,
+        "epoch_sum": 0.0,
+        "epoch_n": 0,
+        "step_losses": [],
+        "epochs": [],
+        "seen_local": 0,
+        "running": None,
+        "t_train": 0.0,
+        "best": None,
+    }
+    resumed_from = None
+    ckpt_path = out / CHECKPOINT
+    if c.resume and ckpt_path.is_file():
+        saved = _load_checkpoint(ckpt_path, c)
+        model.load_state_dict(saved["model"])
+        for opt, opt_state in zip(optimizers, saved["optimizers"], strict=True):
+            opt.load_state_dict(opt_state)
+        torch.set_rng_state(saved["rng"])
+        st = saved["loop"]
+        resumed_from = st["step"]
+
+    def checkpoint(i_next: int) -> None:
+        if rank == 0:
+            loop = {**st, "start_i": i_next}
+            _save_checkpoint(
+                ckpt_path,
+                {
+                    "config": c.to_dict(),
+                    "model": model.state_dict(),
+                    "optimizers": [o.state_dict() for o in optimizers],
+                    "rng": torch.get_rng_state(),
+                    "loop": loop,
+                },
+            )
+
+    def record_eval() -> None:
+        train_sum, train_n = _all_sum([st["epoch_sum"], float(st["epoch_n"])], world, device)
+        test_elbo, _ = evaluate(test_x, eval_idx, n_eval, 1)
+        point = {
+            "epoch": st["epoch"],
+            "step": st["step"],
+            "examples": int(train_n),
+            "train_loss": train_sum / max(train_n, 1.0),
+            "test_neg_elbo": test_elbo,
+        }
+        msg = f"epoch {st['epoch']} step {st['step']}: test -ELBO {test_elbo:.2f}"
+        if valid_x is not None:
+            valid_idx = torch.arange(rank, len(valid_x), world, device=device)
+            point["valid_neg_elbo"], _ = evaluate(valid_x, valid_idx, len(valid_x), 1)
+            msg += f", valid -ELBO {point['valid_neg_elbo']:.2f}"
+            best = st["best"]
+            if c.select == "valid" and (best is None or point["valid_neg_elbo"] < best["value"]):
+                st["best"] = {
+                    "value": point["valid_neg_elbo"],
+                    "step": st["step"],
+                    "state": {k: v.detach().clone() for k, v in model.state_dict().items()},
+                }
+        st["epochs"].append(point)
+        log(msg)
+
+    bar = tqdm(
+        total=total,
+        initial=min(st["step"], total),
+        disable=c.quiet or rank != 0,
+        desc=f"vae {c.method}",
+        file=sys.stderr,
+    )
 
     def log(msg: str) -> None:
         if rank == 0:
             bar.write(msg, file=sys.stderr)
 
-    step_losses: list[float] = []
-    epochs: list[dict[str, Any]] = []
-    seen_local = 0
-    running = None
-    t_train = 0.0
-    step = 0
-    epoch = 0
-    while step < total:
+    if resumed_from is not None:
+        log(f"resumed from {ckpt_path} at step {resumed_from}")
+    while st["step"] < total:
         perm = torch.randperm(
-            len(train_x), generator=torch.Generator().manual_seed(c.seed + epoch)
+            len(train_x), generator=torch.Generator().manual_seed(c.seed + st["epoch"])
         ).to(device)
-        epoch_sum, epoch_n = 0.0, 0
-        for i in range(steps_per_epoch):
-            if step >= total:
+        start_i, st["start_i"] = st["start_i"], 0
+        if start_i == 0:
+            st["epoch_sum"], st["epoch_n"] = 0.0, 0
+        for i in range(start_i, steps_per_epoch):
+            if st["step"] >= total:
                 break
+            step = st["step"]
             t0 = time.perf_counter()
             idx = perm[i * c.batch_size : (i + 1) * c.batch_size][rank::world]  # this rank's shard
-            x = torch.bernoulli(train_x[idx])  # dynamic binarization
+            x = torch.bernoulli(train_x[idx]) if c.binarize == "dynamic" else train_x[idx]
             tau = temperature(c, step)
+            lr = learning_rate(c, step)
+            for group in optimizers[0].param_groups:
+                group["lr"] = lr
             loss = ddp(x, c.n_samples, tau).mean()
-            optimizer.zero_grad(set_to_none=True)
+            for opt in optimizers:
+                opt.zero_grad(set_to_none=True)
             loss.backward()
-            optimizer.step()
-            t_train += time.perf_counter() - t0
+            for opt in optimizers:
+                opt.step()
+            st["t_train"] += time.perf_counter() - t0
             value = loss.item()
             if not math.isfinite(value):
                 raise FloatingPointError(
                     f"{c.method}: non-finite training loss {value} at step {step}"
                 )
-            step_losses.append(value)
-            epoch_sum += value * len(idx)
-            epoch_n += len(idx)
-            seen_local += len(idx)
-            running = value if running is None else 0.98 * running + 0.02 * value
-            step += 1
+            st["step_losses"].append(value)
+            st["epoch_sum"] += value * len(idx)
+            st["epoch_n"] += len(idx)
+            st["seen_local"] += len(idx)
+            run = st["running"]
+            st["running"] = value if run is None else 0.98 * run + 0.02 * value
+            st["step"] += 1
             bar.update(1)
-            bar.set_postfix(loss=f"{running:.2f}", tau=f"{tau:.3f}")
-        epoch += 1
-        train_sum, train_n = _all_sum([epoch_sum, float(epoch_n)], world, device)
-        test_elbo, _ = evaluate(1)
-        epochs.append(
-            {
-                "epoch": epoch,
-                "step": step,
-                "examples": int(train_n),
-                "train_loss": train_sum / train_n,
-                "test_neg_elbo": test_elbo,
-            }
-        )
-        log(
-            f"epoch {epoch} step {step}: train loss {train_sum / train_n:.2f}, "
-            f"test -ELBO {test_elbo:.2f}"
-        )
+            bar.set_postfix(loss=f"{st['running']:.2f}", tau=f"{tau:.3f}")
+            if c.eval_every and st["step"] % c.eval_every == 0:
+                record_eval()
+            if c.checkpoint_every and st["step"] % c.checkpoint_every == 0:
+                checkpoint(i + 1)
+        st["epoch"] += 1
+        if not c.eval_every or (st["step"] >= total and st["step"] % c.eval_every):
+            record_eval()
     bar.close()
-    final_elbo, final_iw = evaluate(c.eval_samples)
-    (examples_seen,) = _all_sum([float(seen_local)], world, device)
+    step = st["step"]
+    selected = st["best"]
+    if selected is not None:
+        model.load_state_dict(selected["state"])
+    final_elbo, final_iw = evaluate(test_x, eval_idx, n_eval, c.eval_samples)
+    (examples_seen,) = _all_sum([float(st["seen_local"])], world, device)
     metrics: dict[str, Any] = {
         "config": c.to_dict(),
         "method": {
@@ -254,8 +426,9 @@ def _train(c: VAEConfig, world: int, rank: int, device: torch.device) -> dict[st
         },
         "dataset": {
             "name": data.name,
-            "n_train": len(data.train),
-            "n_test": len(data.test),
+            "n_train": len(train_x),
+            "n_valid": 0 if valid_x is None else len(valid_x),
+            "n_test": len(test_x),
             "image_shape": list(data.image_shape),
             "n_eval": n_eval,
         },
@@ -263,19 +436,21 @@ def _train(c: VAEConfig, world: int, rank: int, device: torch.device) -> dict[st
         "steps": step,
         "examples_seen": int(examples_seen),
         "tau_final": temperature(c, step - 1),
-        "epochs": epochs,
-        "train_loss_per_step": step_losses,
+        "lr_final": learning_rate(c, step - 1),
+        "resumed_from_step": resumed_from,
+        "selected_step": None if selected is None else selected["step"],
+        "epochs": st["epochs"],
+        "train_loss_per_step": st["step_losses"],
         "final": {
             "test_neg_elbo": final_elbo,
             "test_neg_iw_bound": final_iw,
             "eval_samples": c.eval_samples,
             "eval_examples": n_eval,
         },
-        "wall_time_per_step_s": t_train / step,
+        "wall_time_per_step_s": st["t_train"] / step,
         "wall_time_total_s": time.perf_counter() - t_start,
     }
     if rank == 0:
-        out = Path(c.out) if c.out else default_out(c, data)
         metrics["out"] = str(out)
         _write_outputs(out, metrics, model, test_x, data.image_shape, c.seed)
     return metrics

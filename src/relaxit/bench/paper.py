@@ -1,0 +1,476 @@
+"""``relaxit bench paper NAME``: a preset's methods, cell by cell, next to the paper's figures.
+
+A *cell* is one (variant, method) of a `relaxit.vae.presets.Preset`; each cell runs one training
+per seed. Runs are sequential and resumable: every run checkpoints under
+``OUT/paper-runs/NAME/VARIANT/METHOD/seedS/`` (`relaxit.vae.train`), and the results file
+``OUT/paper-NAME.json`` (with its Markdown and PNG) is rewritten after every finished run, so a
+killed benchmark loses at most the run in progress since its last checkpoint. ``--resume``
+skips finished runs and continues the one in progress from its checkpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import statistics
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from relaxit.bench.report import markdown_table
+from relaxit.vae.config import VAEConfig
+from relaxit.vae.methods import METHODS
+from relaxit.vae.presets import PRESETS, Preset, parse_preset, preset_config
+
+RUNS_DIR = "paper-runs"
+CURVE_POINTS = 200
+"""Training-loss curve points kept per run in the results (a moving average, evenly spaced)."""
+
+
+def git_commit() -> str | None:
+    """HEAD of the git checkout holding this file (``+dirty`` when it has changes), or None."""
+    here = Path(__file__).resolve().parent
+    try:
+        sha = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=here,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return sha + ("+dirty" if dirty else "")
+
+
+def select_cells(
+    preset: Preset, methods: list[str] | None = None, variants: list[str] | None = None
+) -> list[tuple[str, str]]:
+    """(variant, method) pairs to run: ``methods`` defaults to the preset's, ``["all"]`` means
+    every relaxit VAE method that supports the variant's latent (``exact`` aside)."""
+    variants = variants or list(preset.variants)
+    for v in variants:
+        parse_preset(f"{preset.name}:{v}")  # clear error for an unknown variant
+    out = []
+    for v in variants:
+        latent = preset.settings(v)["latent"]
+        if methods == ["all"]:
+            names = [n for n, m in METHODS.items() if latent in m.latents and n != "exact"]
+        else:
+            names = list(methods or preset.methods)
+        for name in names:
+            if name not in METHODS:
+                raise ValueError(f"unknown method {name!r}; valid methods: {', '.join(METHODS)}")
+            if latent not in METHODS[name].latents:
+                raise ValueError(
+                    f"method {name!r} does not support the {latent} latent of {preset.name}:{v}"
+                )
+            out.append((v, name))
+    return out
+
+
+def _curve(losses: list[float], points: int = CURVE_POINTS) -> list[list[float]]:
+    """(step, mean training loss over the steps since the previous point) at <= ``points``."""
+    if not losses:
+        return []
+    width = max(1, math.ceil(len(losses) / points))
+    return [
+        [min(i + width, len(losses)), statistics.fmean(losses[i : i + width])]
+        for i in range(0, len(losses), width)
+    ]
+
+
+def summarize_run(metrics: dict[str, Any], variant: str, metric: str) -> dict[str, Any]:
+    """What the results file keeps of one run's metrics."""
+    c = metrics["config"]
+    return {
+        "variant": variant,
+        "method": c["method"],
+        "seed": c["seed"],
+        "steps": metrics["steps"],
+        "value": metrics["final"][metric],
+        "test_neg_elbo": metrics["final"]["test_neg_elbo"],
+        "test_neg_iw_bound": metrics["final"]["test_neg_iw_bound"],
+        "eval_samples": metrics["final"]["eval_samples"],
+        "eval_examples": metrics["final"]["eval_examples"],
+        "selected_step": metrics.get("selected_step"),
+        "resumed_from_step": metrics.get("resumed_from_step"),
+        "wall_time_per_step_s": metrics["wall_time_per_step_s"],
+        "evaluations": [
+            {k: e[k] for k in ("step", "test_neg_elbo", "valid_neg_elbo") if k in e}
+            for e in metrics["epochs"]
+        ],
+        "train_curve": _curve(metrics["train_loss_per_step"]),
+        "config": c,
+    }
+
+
+def _key(r: dict[str, Any]) -> tuple:
+    return (r["variant"], r["method"], r["seed"])
+
+
+def _fmt_time(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    return (
+        f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+        if seconds >= 3600
+        else (f"{seconds // 60}m{seconds % 60:02d}s")
+    )
+
+
+def run_paper(
+    name: str,
+    methods: list[str] | None = None,
+    variants: list[str] | None = None,
+    steps: int | None = None,
+    seeds: int = 1,
+    resume: bool = False,
+    out: Path = Path("benchmarks/results"),
+    eval_samples: int | None = None,
+    eval_examples: int | None = None,
+    checkpoint_every: int = 1000,
+    overrides: dict[str, Any] | None = None,
+    machine: dict[str, Any] | None = None,
+    log: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    """Run every (cell, seed) not finished yet; rewrite the results after each run. Returns the
+    results dict (see `paper_markdown`)."""
+    from relaxit.vae.train import CHECKPOINT, resolve, train
+
+    if name not in PRESETS:
+        raise ValueError(f"unknown preset {name!r}; valid presets: {', '.join(PRESETS)}")
+    preset = PRESETS[name]
+    cells = select_cells(preset, methods, variants)
+    if seeds < 1:
+        raise ValueError(f"seeds must be >= 1; got {seeds}")
+    json_path = out / f"paper-{name}.json"
+    previous: dict[str, Any] = {}
+    if json_path.is_file():
+        if not resume:
+            raise ValueError(
+                f"{json_path} exists: pass --resume to continue it, or --out elsewhere"
+            )
+        previous = json.loads(json_path.read_text())
+    settings = {
+        k: v
+        for k, v in {
+            "steps": steps,
+            "eval_samples": eval_samples,
+            "eval_examples": eval_examples,
+            **(overrides or {}),
+        }.items()
+        if v is not None
+    }
+    runs = {_key(r): r for r in previous.get("runs", [])}
+    data: dict[str, Any] = {
+        "preset": name,
+        "paper": preset.paper,
+        "metric": preset.metric,
+        "machine": machine or previous.get("machine"),
+        "sessions": [*previous.get("sessions", []), {"commit": git_commit(), **(machine or {})}],
+        "seeds": seeds,
+        "overrides": settings,
+        "cells": [list(c) for c in cells],
+        "runs": [],
+    }
+
+    def wanted(variant: str, method: str, seed: int) -> dict[str, Any]:
+        """The resolved settings (method defaults filled in), as a run's metrics record them."""
+        cfg = preset_config(f"{name}:{variant}", method=method, seed=seed, **settings)
+        return resolve(cfg).to_dict()
+
+    defaults = VAEConfig().to_dict()
+
+    def same(r: dict[str, Any], cfg: dict[str, Any]) -> bool:
+        ignore = {"out", "quiet", "resume", "checkpoint_every", "device"}
+        return all(r["config"].get(k, defaults[k]) == v for k, v in cfg.items() if k not in ignore)
+
+    todo = []  # seed-major: every cell gets its first seed before any gets a second
+    for seed in range(seeds):
+        for variant, method in cells:
+            done = runs.get((variant, method, seed))
+            if done is None or not same(done, wanted(variant, method, seed)):
+                todo.append((variant, method, seed))
+    data["runs"] = [r for r in runs.values() if (r["variant"], r["method"]) in set(cells)]
+    write_paper(out, data, preset)
+    total_runs = len(cells) * seeds
+    log(
+        f"bench paper {name}: {len(cells)} cells x {seeds} seeds = {total_runs} runs, "
+        f"{total_runs - len(todo)} already done"
+    )
+    t_bench = time.perf_counter()
+    for n_done, (variant, method, seed) in enumerate(todo):
+        cfg = preset_config(
+            f"{name}:{variant}",
+            method=method,
+            seed=seed,
+            quiet=True,
+            device="cpu",
+            resume=True,
+            checkpoint_every=checkpoint_every,
+            out=str(out / RUNS_DIR / name / variant / method / f"seed{seed}"),
+            **settings,
+        )
+        per_step = [r["wall_time_per_step_s"] for r in data["runs"] if r["steps"]]
+        left = sum(wanted(v, m, s)["steps"] or 0 for v, m, s in todo[n_done:])
+        eta = f", ETA {_fmt_time(left * statistics.fmean(per_step))}" if per_step else ""
+        elapsed = _fmt_time(time.perf_counter() - t_bench)
+        log(
+            f"[{total_runs - len(todo) + n_done + 1}/{total_runs}] {name}:{variant} {method} "
+            f"seed {seed}, {cfg.steps} steps{eta} (elapsed {elapsed})"
+        )
+        try:
+            metrics = train(cfg)
+        except (ValueError, FileNotFoundError, ImportError) as err:
+            log(f"  failed: {err}")
+            data["runs"].append(
+                {
+                    "variant": variant,
+                    "method": method,
+                    "seed": seed,
+                    "steps": 0,
+                    "error": str(err).splitlines()[0][:300],
+                    "config": cfg.to_dict(),
+                    "wall_time_per_step_s": 0.0,
+                }
+            )
+            write_paper(out, data, preset)
+            continue
+        summary = summarize_run(metrics, variant, preset.metric)
+        data["runs"] = [r for r in data["runs"] if _key(r) != _key(summary)] + [summary]
+        ckpt = Path(cfg.out) / CHECKPOINT
+        if ckpt.is_file():
+            ckpt.unlink()  # the run is in the results; its checkpoint would only weigh on git
+        log(
+            f"  {preset.metric} {summary['value']:.2f} nats "
+            f"({summary['wall_time_per_step_s'] * 1e3:.1f} ms/step)"
+        )
+        write_paper(out, data, preset)
+    return data
+
+
+def table_rows(data: dict[str, Any], preset: Preset) -> list[dict[str, Any]]:
+    """One row per cell: the published figure, ours over the finished seeds, the difference."""
+    rows = []
+    for variant, method in data["cells"]:
+        rs = [
+            r
+            for r in data["runs"]
+            if r["variant"] == variant and r["method"] == method and "error" not in r
+        ]
+        errors = [
+            r["error"]
+            for r in data["runs"]
+            if r["variant"] == variant and r["method"] == method and "error" in r
+        ]
+        pub = preset.published(variant, method)
+        values = [r["value"] for r in rs]
+        mean = statistics.fmean(values) if values else None
+        std = statistics.stdev(values) if len(values) > 1 else (0.0 if values else None)
+        rows.append(
+            {
+                "variant": variant,
+                "method": method,
+                "paper_row": pub.label if pub else None,
+                "published": pub.value if pub else None,
+                "source": pub.source if pub else "no published figure for this method",
+                "ours_mean": mean,
+                "ours_std": std,
+                "seeds_done": len(values),
+                "steps": sorted({r["steps"] for r in rs}),
+                "difference": None
+                if mean is None or pub is None or pub.value is None
+                else mean - pub.value,
+                "error": errors[0] if errors and not rs else None,
+            }
+        )
+    return rows
+
+
+def deviations(data: dict[str, Any], preset: Preset, row: dict[str, Any]) -> list[str]:
+    """Every way the row's runs differ from the paper's settings."""
+    paper = preset.settings(row["variant"], row["method"])
+    out = []
+    rs = [
+        r
+        for r in data["runs"]
+        if r["variant"] == row["variant"] and r["method"] == row["method"] and "config" in r
+    ]
+    for key in ("steps", "eval_samples", "eval_examples", "batch_size", "lr"):
+        ours = sorted({str(r["config"].get(key)) for r in rs})
+        if rs and ours != [str(paper.get(key, None))]:
+            label = "all" if key == "eval_examples" else paper.get(key)
+            out.append(f"{key} {'/'.join(ours)} (paper {label})")
+    out.append(f"{row['seeds_done']} of {data['seeds']} seeds (paper: {preset.paper_seeds})")
+    m = data.get("machine") or {}
+    if m:
+        out.append(f"hardware: {m.get('cpu')}, {m.get('torch_threads')} thread(s)")
+    return out
+
+
+def paper_markdown(data: dict[str, Any], preset: Preset, png: str | None) -> str:
+    """The results page: machine and commits, the side-by-side table, settings and sources."""
+    rows = table_rows(data, preset)
+    done = sum(r["seeds_done"] for r in rows)
+    total = len(rows) * data["seeds"]
+    metric_name = {
+        "test_neg_elbo": "test -ELBO",
+        "test_neg_iw_bound": "test importance-weighted bound",
+    }[preset.metric]
+    m = data.get("machine") or {}
+    lines = [
+        f"# `relaxit bench paper {preset.name}`",
+        "",
+        f"{preset.paper}: {preset.experiment}. Compared quantity: **{metric_name}** (nats, "
+        "lower is better), ours as mean ± std over the seeds finished.",
+        "",
+        f"**Status: {done} of {total} runs finished"
+        + (" (partial: see 'Remaining' below).**" if done < total else ".**"),
+        "",
+    ]
+    if m:
+        lines += [
+            f"- command: `{m.get('command')}`",
+            f"- machine: {m.get('cpu')}, {m.get('cpu_count')} logical CPUs, torch threads "
+            f"{m.get('torch_threads')} (OMP_NUM_THREADS={m.get('omp_num_threads_env')}); "
+            f"torch {m.get('torch')}, relaxit {m.get('relaxit')}",
+        ]
+    for s in data.get("sessions", []):
+        lines.append(
+            f"- session {s.get('date_utc', '?')}: commit {s.get('commit')}, "
+            f"`{s.get('command', '?')}`"
+        )
+    lines += [
+        "",
+        markdown_table(
+            [
+                "variant",
+                "method (paper row)",
+                "published",
+                "ours",
+                "ours - published",
+                "how our runs differ from the paper's",
+            ],
+            [
+                [
+                    r["variant"],
+                    f"{r['method']} ({r['paper_row'] or '-'})",
+                    "not read" if r["published"] is None else f"{r['published']:.1f}",
+                    (r["error"] or "not run yet")
+                    if r["ours_mean"] is None
+                    else f"{r['ours_mean']:.2f} ± {r['ours_std']:.2f} ({r['seeds_done']})",
+                    "-" if r["difference"] is None else f"{r['difference']:+.2f}",
+                    "; ".join(deviations(data, preset, r)),
+                ]
+                for r in rows
+            ],
+        ),
+        "",
+        "Sources of the published figures:",
+        "",
+        *(f"- {r['variant']} / {r['method']}: {r['source']}" for r in rows),
+        "",
+    ]
+    remaining = [r for r in rows if r["seeds_done"] < data["seeds"]]
+    if remaining:
+        cmd = m.get("command") or f"relaxit bench paper {preset.name}"
+        if "--resume" not in cmd:
+            cmd += " --resume"
+        lines += [
+            "## Remaining",
+            "",
+            *(
+                f"- {r['variant']} / {r['method']}: {data['seeds'] - r['seeds_done']} seed(s)"
+                for r in remaining
+            ),
+            "",
+            f"Continue (finished runs are kept, a run in progress restarts from its checkpoint "
+            f"under `{RUNS_DIR}/`): `OMP_NUM_THREADS=1 {cmd}`",
+            "",
+        ]
+    lines += ["## Settings and where they come from", ""]
+    settings = preset.settings()
+    lines.append(
+        markdown_table(
+            ["setting", "value", "source"],
+            [[k, f"`{v}`", preset.sources.get(k, "-")] for k, v in sorted(settings.items())],
+        )
+    )
+    lines += ["", "Variants:", ""]
+    lines += [f"- `{v.name}`: {v.description}, `{v.settings}`" for v in preset.variants.values()]
+    if preset.method_settings:
+        lines += ["", f"Per-method settings: `{preset.method_settings}`"]
+    if preset.notes:
+        lines += ["", "## Known differences from the paper", ""]
+        lines += [f"- {n}" for n in preset.notes]
+    if png:
+        lines += ["", f"![training curves]({png})"]
+    return "\n".join(lines) + "\n"
+
+
+def plot_paper(data: dict[str, Any], preset: Preset, path: Path) -> None:
+    """Training curves of every run on one figure (one panel per variant): the moving-average
+    training loss and the evaluations of the test -ELBO, with the published figure as a
+    marker at the paper's step count."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    variants = list(dict.fromkeys(v for v, _ in data["cells"]))
+    fig, axes = plt.subplots(1, len(variants), figsize=(6 * len(variants), 4.5), squeeze=False)
+    colors = {m: f"C{i % 10}" for i, m in enumerate(dict.fromkeys(m for _, m in data["cells"]))}
+    for ax, variant in zip(axes[0], variants, strict=True):
+        lo = math.inf
+        for r in data["runs"]:
+            if r["variant"] != variant or "error" in r:
+                continue
+            color = colors.get(r["method"], "k")
+            label = f"{r['method']} s{r['seed']}"
+            curve = r["train_curve"]
+            if curve:
+                ax.plot(*zip(*curve, strict=True), color=color, alpha=0.5, lw=1)
+            ev = [(e["step"], e["test_neg_elbo"]) for e in r["evaluations"]]
+            if ev:
+                ax.plot(*zip(*ev, strict=True), "o-", ms=2, color=color, label=label)
+                lo = min(lo, min(v for _, v in ev))
+        for _, method in (c for c in data["cells"] if c[0] == variant):
+            pub = preset.published(variant, method)
+            if pub and pub.value is not None:
+                ax.plot(
+                    [preset.settings(variant, method)["steps"]],
+                    [pub.value],
+                    "*",
+                    ms=12,
+                    color=colors[method],
+                    label=f"{method} published",
+                )
+                lo = min(lo, pub.value)
+        if math.isfinite(lo):
+            ax.set_ylim(lo - 5, lo + 60)
+        ax.set_xscale("log")
+        ax.set_xlabel("step")
+        ax.set_ylabel("nats (train loss: line; test -ELBO: dots)")
+        ax.set_title(f"{preset.name}:{variant}", fontsize=10)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+def write_paper(out: Path, data: dict[str, Any], preset: Preset) -> list[Path]:
+    """Write ``paper-NAME.{json,md,png}`` into ``out``; returns their paths."""
+    out.mkdir(parents=True, exist_ok=True)
+    stem = f"paper-{preset.name}"
+    paths = [out / f"{stem}.json", out / f"{stem}.md", out / f"{stem}.png"]
+    tmp = paths[0].with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(data, indent=1) + "\n")
+    tmp.replace(paths[0])
+    paths[1].write_text(paper_markdown(data, preset, paths[2].name))
+    plot_paper(data, preset, paths[2])
+    return paths
