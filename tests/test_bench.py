@@ -112,7 +112,7 @@ def test_bench_vae_quick(tmp_path):
             "--seeds",
             "2",
             "--only",
-            "disarm",
+            "disarm,rebar-rel",  # two patterns: disarm and rebar-relaxation, both Bernoulli
             "--jobs",
             "2",
             "--out",
@@ -122,7 +122,12 @@ def test_bench_vae_quick(tmp_path):
     assert rc == 0
     data, md = _read(tmp_path, "vae-digits")
     assert (tmp_path / "vae-digits.png").stat().st_size > 0
-    assert {(r["method"], r["seed"]) for r in data["runs"]} == {("disarm", 0), ("disarm", 1)}
+    assert {(r["method"], r["seed"]) for r in data["runs"]} == {
+        ("disarm", 0),
+        ("disarm", 1),
+        ("rebar-relaxation", 0),
+        ("rebar-relaxation", 1),
+    }
     for r in data["leaderboard"]:
         assert r["seeds"] == 2 and r["latent"] == "bernoulli"
         assert math.isfinite(r["bound_mean"]) and r["bound_std"] >= 0

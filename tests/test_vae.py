@@ -46,6 +46,7 @@ def fast_config(tmp_path: Path, method: str, latent: str, **kw) -> VAEConfig:
         quiet=True,
         mean_init=False,
         out=str(tmp_path / "run"),
+        objective=METHODS[method].objective,  # vimco and reinforce-bound train the iwae bound
     )
     base.update(kw)
     return VAEConfig(**base)

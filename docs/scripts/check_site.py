@@ -6,7 +6,9 @@ Fails (exit 1, one line per problem) when
   script, or loads a file that is not in the site;
 * any page loads a script, stylesheet or font from the network (``http(s)://`` or ``//``):
   the site must render with no connection;
-* a font that KaTeX's stylesheet names is missing from the site.
+* a font that KaTeX's stylesheet names is missing from the site;
+* a page shows reStructuredText math literally (``.. math::``, ``:math:``) or a doctest rendered
+  as nested blockquotes (``>>>`` outside an ``Examples:`` section).
 
 Links (``<a href>``) may point anywhere; only what the browser loads by itself is checked.
 """
@@ -58,6 +60,10 @@ def check_page(site: Path, page: Path) -> list[str]:
         loaded.append(target.relative_to(site).as_posix() if target.is_relative_to(site) else url)
         if not target.is_file():
             problems.append(f"{name}: loads {url}, which is not in the site")
+    if ".. math::" in html or ":math:`" in html:
+        problems.append(f"{name}: shows reStructuredText math as text")
+    if "<blockquote>\n<blockquote>\n<blockquote>" in html:
+        problems.append(f"{name}: a doctest rendered as nested blockquotes")
     if 'class="arithmatex"' in html:
         for required in (*REQUIRED, STYLESHEET):
             if required not in loaded:

@@ -14,9 +14,11 @@ Problems (the first batch dim holds independent replicates, one gradient estimat
 Estimators: every entry of `relaxit.estimators.registry` (by its registry name), so a registered
 estimator is benchmarked without edits here.
 
-Budget: each estimator gets ``n_samples = budget / (f evaluations per sample)`` (as the
-estimator declares it), so ARM and DisARM (2 evaluations per sample) get half REINFORCE's
-samples.
+Budget: each estimator gets the most samples whose ``f`` evaluations fit the budget, from the
+evaluations per sample it declares (or, where it declares none, counted by calling it with its
+minimum and one more sample), so ARM and DisARM (2 evaluations per sample) get half REINFORCE's
+samples and SumAndSample one fewer (its summed category is one evaluation); ARSM's
+K(K-1)/2 + 1 evaluations per sample exceed the budget, and the table says how many it used.
 
 Multi-sample bound (estimators with ``objective = "log-mean-exp"``: VIMCO, and plain REINFORCE on
 the bound): the objective is ``E[log (1/n) sum_k w(b_k)]`` with log-weights ``-f`` on the two
@@ -146,12 +148,41 @@ def problems(quick: bool) -> list[Problem]:
     ]
 
 
-def evaluations_per_sample(est: Estimator, problem: Problem) -> tuple[int, float] | None:
-    """``(minimum n_samples, f evaluations per sample)`` as the estimator declares them; None if
-    it does not support the problem's family. `Exact` (no per-sample cost) counts one."""
+def evaluations_per_sample(est: Estimator, problem: Problem) -> tuple[int, float, float] | None:
+    """``(minimum n_samples, f evaluations per sample, fixed f evaluations per call)``: as the
+    estimator declares them, or, where it declares none (``evaluations_per_sample = None``),
+    counted at the minimum and one more sample (SumAndSample's summed categories are a fixed
+    cost; ARSM's per-sample cost depends on the number of categories); None if the family is
+    unsupported."""
     if problem.family not in est.families:
         return None
-    return est.min_samples, est.evaluations_per_sample or 1
+    n0 = est.min_samples
+    if est.evaluations_per_sample is not None:
+        return n0, est.evaluations_per_sample, 0.0
+    rows = []
+    for n in (n0, n0 + 1):
+        count = [0]
+
+        def counting(b: Tensor, count: list[int] = count) -> Tensor:
+            count[0] += b.shape[0]
+            return problem.f(b)
+
+        logits = problem.logits.unsqueeze(0).clone().requires_grad_()
+        try:
+            est(counting, problem.dist(logits), n).sum().backward()
+        except TypeError:
+            return None
+        rows.append(count[0])
+    per_sample = rows[1] - rows[0]
+    if per_sample == 0:  # Exact: the whole support, however many samples
+        return n0, rows[0] / n0, 0.0
+    return n0, per_sample, rows[0] - n0 * per_sample
+
+
+def samples_for_budget(cost: tuple[int, float, float], budget: int) -> int:
+    """The most samples whose ``f`` evaluations fit ``budget`` (at least the minimum)."""
+    n0, per_sample, fixed = cost
+    return max(n0, int((budget - fixed) // per_sample))
 
 
 def gradients(
@@ -256,8 +287,7 @@ def optimisation_runs(
         cost = evaluations_per_sample(est, problem)
         if cost is None:
             continue
-        n = max(cost[0], int(budget // cost[1]))
-        gradients(est, problem, n, 1)  # builds lazy parts (a RELAX control) before the optimiser
+        n = samples_for_budget(cost, budget)
         torch.manual_seed(0)
         phi = problem.logits.clone().requires_grad_()
         opt = torch.optim.Adam([phi], lr=lr)
@@ -314,8 +344,8 @@ def run_estimators(
                         | {"supported": False}
                     )
                     continue
-                n = max(cost[0], int(budget // cost[1]))
-                g = gradients(est, problem, n, 1 if est.exact else replicates)
+                n = samples_for_budget(cost, budget)
+                g = gradients(est, problem, n, 1 if name == "Exact" else replicates)
             except ValueError as err:  # e.g. Exact on 2**200 states
                 note = "support too large to enumerate" if est.exact else str(err)[:80]
                 rows.append(
@@ -341,7 +371,7 @@ def run_estimators(
                     "exact": est.exact,
                     "supported": True,
                     "n_samples": n,
-                    "f_evaluations": n * cost[1],
+                    "f_evaluations": cost[2] + n * cost[1],
                     "bias_detected": None if z is None else bias_flag(z, problem.logits.numel()),
                     **stats,
                 }

@@ -375,6 +375,10 @@ def paper_markdown(data: dict[str, Any], preset: Preset, png: str | None) -> str
         "",
         *(f"- {r['variant']} / {r['method']}: {r['source']}" for r in rows),
         "",
+        "One run of any cell, alone: `relaxit vae --preset "
+        f"{preset.name}:VARIANT --method METHOD --seed SEED` (plus the options of the "
+        "deviations above, e.g. `--steps`, to repeat a run exactly).",
+        "",
     ]
     remaining = [r for r in rows if r["seeds_done"] < data["seeds"]]
     if remaining:

@@ -12,6 +12,7 @@ from torch.distributions import constraints
 
 from relaxit.distributions._categorical import ProbsOrLogits, logits_from
 from relaxit.distributions._gumbel import gumbel_like
+from relaxit.distributions._topk_relaxation import relaxed_k_hot
 
 _INT_DTYPES = (torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64)
 
@@ -72,7 +73,11 @@ class GumbelSoftmaxTopK(ProbsOrLogits, TorchDistribution):
     (possible at large ``tau``) is capped at ``r`` and the excess spread over the other
     categories in proportion to their headroom, so every entry of ``y = sum_j a_j`` lies in
     [0, 1] and ``sum y = K`` exactly. ``hard=True`` returns the exact top-k of ``s`` forward
-    (k-hot) with the gradient of ``y`` backward (straight-through).
+    (k-hot) with the gradient of ``y`` backward (straight-through). A used-up category
+    (``r = 0``) has ``log r = -inf``: no weight. The K steps run as one ``autograd.Function``
+    (`relaxit.distributions._topk_relaxation`) that saves only ``s`` (O(n), not O(K n)) and
+    recomputes the steps in its hand-written backward; with ``hard=True`` the forward pass is
+    the top-k alone.
 
     ``log_prob(value)`` is the exact log-probability of the unordered set of a k-hot value
     under sampling without replacement (base measure: counting measure on the C(n, K) k-hot
@@ -139,31 +144,11 @@ class GumbelSoftmaxTopK(ProbsOrLogits, TorchDistribution):
         new._validate_args = self._validate_args
         return new
 
-    def _relaxed_k_hot(self, scores: torch.Tensor) -> torch.Tensor:
-        tiny = torch.finfo(scores.dtype).tiny
-        inv_tau = self.tau.reciprocal().unsqueeze(-1)
-        left = torch.ones_like(scores)
-        total = torch.zeros_like(scores)
-        for _ in range(self.K):
-            a = torch.softmax((scores + left.clamp_min(tiny).log()) * inv_tau, -1)
-            capped = torch.minimum(a, left)
-            headroom = left - capped
-            excess = (1.0 - capped.sum(-1, keepdim=True)).clamp_min(0.0)
-            a = capped + excess * headroom / headroom.sum(-1, keepdim=True).clamp_min(tiny)
-            total = total + a
-            left = (left - a).clamp_min(0.0)
-        return total
-
     def rsample(self, sample_shape=torch.Size()) -> torch.Tensor:
-        logits = self._normalized_logits()
         shape = self._extended_shape(sample_shape)
-        scores = logits + gumbel_like(logits, shape)
-        soft = self._relaxed_k_hot(scores)
-        if not self.hard:
-            return soft
-        top = scores.detach().topk(self.K, -1).indices
-        hard = torch.zeros_like(soft).scatter_(-1, top, 1.0)
-        return hard + (soft - soft.detach())
+        # Top-k and the relaxation are invariant to shifting a row of logits: no normalization.
+        logits = self.logits
+        return relaxed_k_hot(logits, gumbel_like(logits, shape), self.tau, self.K, self.hard)
 
     def log_prob(self, value: torch.Tensor) -> torch.Tensor:
         if self.K > MAX_EXACT_K:

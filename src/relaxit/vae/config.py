@@ -10,6 +10,7 @@ ARCHS = ("linear", "nonlinear")
 BINARIZATIONS = ("dynamic", "fixed", "threshold", "grey")
 ACTIVATIONS = ("leaky_relu", "relu", "tanh")
 PRIORS = ("uniform", "learned")
+OBJECTIVES = ("elbo", "iwae")
 
 
 @dataclass
@@ -43,6 +44,12 @@ class VAEConfig:
     overrides ``epochs``. ``mean_init`` starts the decoder's output bias at the logit of the mean
     training image. ``eval_samples`` importance samples give the final test bound on
     ``eval_examples`` test images (all when ``None``).
+
+    Objective: ``elbo`` (the evidence lower bound, KL exact; every method) or ``iwae`` (the
+    ``n_samples``-sample importance-weighted bound of Burda et al. 2016,
+    ``log (1/K) sum_k p(x, b_k) / q(b_k | x)``, trained by a multi-sample method: ``vimco``, or
+    ``reinforce-bound``, its no-baseline reference). Either way the final metrics report the
+    test -ELBO, the ``n_samples``-sample bound and the ``eval_samples``-sample bound.
 
     Curves and selection: every ``eval_every`` steps (each epoch when ``None``) the one-sample
     -ELBO is measured on the test images (and on the validation images when there are any);
@@ -92,6 +99,7 @@ class VAEConfig:
     checkpoint_every: int = 0
     resume: bool = False
     preset: str | None = None
+    objective: str = "elbo"
 
     def hidden_layers(self) -> tuple[int, ...]:
         """Encoder hidden-layer sizes (the decoder mirrors them); ``()`` for ``linear``."""

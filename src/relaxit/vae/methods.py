@@ -45,7 +45,7 @@ from relaxit.distributions import (
     StochasticTimesSmooth,
     StraightThroughBernoulli,
 )
-from relaxit.estimators import BERNOULLI, CATEGORICAL, RelaxControl, registry
+from relaxit.estimators import BERNOULLI, CATEGORICAL, LearnedBaseline, RelaxControl, registry
 from relaxit.estimators.registry import RegisteredEstimator
 from relaxit.vae.objectives import Estimated, LatentObjective, Relaxation
 
@@ -68,6 +68,7 @@ class Method:
     anneal_rate: float = 1e-4
     n_samples: int = 1
     uses_tau: bool = True
+    objective: str = "elbo"  # "iwae": the multi-sample bound (a log-mean-exp estimator)
 
     def make(self, latent: str, n_latent: int) -> LatentObjective:
         """Build the objective for ``latent`` with ``n_latent`` numbers per data item."""
@@ -89,6 +90,7 @@ class Method:
         return (
             f"{self.name:28s} {self.kind:10s} {latents:21s} {self.uses}; {sched}; "
             f"S={self.n_samples}; {self.reference}"
+            + ("; objective iwae" if self.objective == "iwae" else "")
         )
 
 
@@ -257,6 +259,16 @@ ESTIMATOR_SETTINGS: dict[str, EstimatorSettings] = {
         note="control f(sigma(z)) + MLP, tuned",
     ),
     "reinmax": EstimatorSettings(tau={"tau0": 1.0, "tau_min": 1.0, "anneal_rate": 0.0}),
+    "arms": EstimatorSettings(n_samples=4),
+    "carms": EstimatorSettings(n_samples=4),
+    "arsm": EstimatorSettings(note="K(K-1)/2 + 1 = 46 evaluations per sample at K = 10"),
+    "gst": EstimatorSettings(tau={"tau0": 1.0, "tau_min": 1.0, "anneal_rate": 0.0}),
+    "nvil": EstimatorSettings(
+        build_kwargs=lambda n_latent: {"baseline": LearnedBaseline(n_inputs=n_latent)},
+        note="a LearnedBaseline of the encoder's logits, tuned",
+    ),
+    "vimco": EstimatorSettings(n_samples=5, note="on log p(x,b) - log q(b|x)"),
+    "reinforce-bound": EstimatorSettings(n_samples=5, note="REINFORCE on the bound"),
     "exact": EstimatorSettings(note=f"at most {EXACT_MAX_STATES} latent states"),
 }
 """The VAE's settings per registry name, where they differ from `estimator_method`'s defaults."""
@@ -302,19 +314,20 @@ def estimator_method(
         entry.paper + (f" ({s.reference})" if s.reference else ""),
         build,
         n_samples=s.n_samples or probe.min_samples,
+        objective="iwae" if entry.objective == "log-mean-exp" else "elbo",
         **schedule,
     )
 
 
 def all_methods() -> dict[str, Method]:
     """Every method name -> `Method`: the relaxations, then every registered estimator (each
-    followed by its `VAE_VARIANTS`) that can train this VAE: its ``f`` is a data item's
-    -log p(x|b), a function of the joint of all its latents (estimators of one variable per
-    item are left out) whose mean is the objective (multi-sample bounds, which need
-    log-weights, are left out)."""
+    followed by its `VAE_VARIANTS`) that can train this VAE: its ``f`` is a function of the
+    joint of all of a data item's latents, so estimators of one variable per item
+    (``joint_variables = False``) are left out. Multi-sample bounds (``objective =
+    "log-mean-exp"``) train the importance-weighted bound (``relaxit vae --objective iwae``)."""
     methods = list(RELAXATIONS)
     for entry in registry.entries():
-        if entry.objective != "mean" or not entry.joint_variables:
+        if not entry.joint_variables:
             continue
         methods.append(estimator_method(entry))
         for name, (base, settings) in VAE_VARIANTS.items():

@@ -51,7 +51,8 @@ class DiscreteVAE(nn.Module):
     (mirrored in the decoder). With ``signed_inputs`` the encoder sees ``2x-1`` and the decoder
     ``2b-1`` (Yin & Zhou 2019's code).
 
-    ``forward(x, n_samples, tau)`` returns the per-example training loss, shape (B,): the method's
+    ``forward(x, n_samples, tau)`` returns the per-example training loss, shape (B,): for a
+    multi-sample method (VIMCO) the negative ``n_samples``-sample bound; otherwise the method's
     surrogate of E_q[-log p(x|b)] plus the exact KL(q(b|x) || p(b)). Everything that carries a
     gradient happens inside ``forward`` so that DistributedDataParallel sees it.
     """
@@ -183,6 +184,13 @@ class DiscreteVAE(nn.Module):
 
     def forward(self, x: torch.Tensor, n_samples: int, tau: float) -> torch.Tensor:
         logits = self.logits(x)
+        if getattr(self.objective, "multi_sample", False):
+            # -log (1/K) sum_k p(x, b_k) / q(b_k|x): the estimator gets the log-weights; log q
+            # reads the encoder's logits, so its pathwise gradient is part of the bound's
+            def log_w(b: torch.Tensor) -> torch.Tensor:
+                return -self.nll(x, b) + self.log_prior(b) - self.log_q(logits, b)
+
+            return -self.objective(logits, log_w, n_samples, tau)
         recon = self.objective(logits, lambda z: self.nll(x, z), n_samples, tau)
         return recon + self.kl(self.objective.discrete_logits(logits))
 

@@ -75,6 +75,12 @@ class Estimated(LatentObjective):
         self.anneal = anneal
 
     @property
+    def multi_sample(self) -> bool:
+        """Whether the estimator trains a multi-sample bound (``objective == "log-mean-exp"``):
+        then ``f`` is given log-weights ``log p(x, b) - log q(b|x)`` and returns the bound."""
+        return self.estimator.objective == "log-mean-exp"
+
+    @property
     def tuned(self) -> list[nn.Parameter]:
         """The estimator's parameters tuned on its variance surrogate: those of an estimator
         with ``loss_and_variance`` (REBAR, RELAX) that require grad; none for the others."""

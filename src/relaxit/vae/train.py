@@ -15,9 +15,17 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
-from relaxit.vae.config import ACTIVATIONS, ARCHS, BINARIZATIONS, LATENTS, PRIORS, VAEConfig
+from relaxit.vae.config import (
+    ACTIVATIONS,
+    ARCHS,
+    BINARIZATIONS,
+    LATENTS,
+    OBJECTIVES,
+    PRIORS,
+    VAEConfig,
+)
 from relaxit.vae.data import Dataset, binarize_fixed, load_dataset
-from relaxit.vae.methods import EXACT_MAX_STATES, get_method, n_latent_states
+from relaxit.vae.methods import EXACT_MAX_STATES, METHODS, get_method, n_latent_states
 from relaxit.vae.models import DiscreteVAE
 
 
@@ -85,6 +93,17 @@ def resolve(config: VAEConfig) -> VAEConfig:
         raise ValueError("valid_examples and checkpoint_every must be >= 0")
     if c.select == "valid" and c.valid_examples < 1:
         raise ValueError("select='valid' needs valid_examples >= 1 held-out training images")
+    if c.objective not in OBJECTIVES:
+        raise ValueError(f"objective must be one of {OBJECTIVES}; got {c.objective!r}")
+    if method.objective != c.objective:
+        multi = ", ".join(m.name for m in METHODS.values() if m.objective == "iwae")
+        raise ValueError(
+            f"objective {c.objective!r} needs a method that trains it; method {c.method!r} "
+            f"trains the {method.objective!r} objective (objective={method.objective!r})"
+            + (f" (the iwae objective's methods: {multi})" if c.objective == "iwae" else "")
+        )
+    if c.objective == "iwae" and c.n_samples < 2:
+        raise ValueError(f"objective 'iwae' needs n_samples >= 2; got {c.n_samples}")
     if c.method == "exact":
         states = n_latent_states(c.latent, c.bits, c.n_vars, c.n_classes)
         if states > EXACT_MAX_STATES:
@@ -193,8 +212,8 @@ def train(config: VAEConfig) -> dict[str, Any]:
     Examples:
         >>> m = train(VAEConfig(dataset="digits", steps=3, bits=8, hidden=16, batch_size=50,
         ...                     eval_samples=4, quiet=True, out="/tmp/relaxit-vae-doc"))
-        >>> m["steps"], m["examples_seen"], sorted(m["final"])
-        (3, 150, ['eval_examples', 'eval_samples', 'test_neg_elbo', 'test_neg_iw_bound'])
+        >>> m["steps"], m["examples_seen"], sorted(m["final"])[-3:]
+        (3, 150, ['test_neg_elbo', 'test_neg_iw_bound', 'test_neg_k_bound'])
     """
     c = resolve(config)
     world, rank, local_rank = _dist_env()
@@ -335,6 +354,13 @@ def _train(c: VAEConfig, world: int, rank: int, device: torch.device) -> dict[st
             "test_neg_elbo": test_elbo,
         }
         msg = f"epoch {st['epoch']} step {st['step']}: test -ELBO {test_elbo:.2f}"
+        if c.quiet and st["step"] < total:  # the progress bar's ETA is off: say it here
+            per_step = st["t_train"] / max(1, len(st["step_losses"]))
+            left = int(per_step * (total - st["step"]))
+            msg = (
+                f"epoch {st['epoch']} step {st['step']}/{total} ({per_step * 1e3:.0f} ms/step, "
+                f"ETA {left // 3600}h{left % 3600 // 60:02d}m): test -ELBO {test_elbo:.2f}"
+            )
         if valid_x is not None:
             valid_idx = torch.arange(rank, len(valid_x), world, device=device)
             point["valid_neg_elbo"], _ = evaluate(valid_x, valid_idx, len(valid_x), 1)
@@ -415,6 +441,7 @@ def _train(c: VAEConfig, world: int, rank: int, device: torch.device) -> dict[st
     if selected is not None:
         model.load_state_dict(selected["state"])
     final_elbo, final_iw = evaluate(test_x, eval_idx, n_eval, c.eval_samples)
+    _, final_k = evaluate(test_x, eval_idx, n_eval, c.n_samples)
     (examples_seen,) = _all_sum([float(st["seen_local"])], world, device)
     metrics: dict[str, Any] = {
         "config": c.to_dict(),
@@ -444,6 +471,8 @@ def _train(c: VAEConfig, world: int, rank: int, device: torch.device) -> dict[st
         "final": {
             "test_neg_elbo": final_elbo,
             "test_neg_iw_bound": final_iw,
+            "test_neg_k_bound": final_k,
+            "k_samples": c.n_samples,
             "eval_samples": c.eval_samples,
             "eval_examples": n_eval,
         },
