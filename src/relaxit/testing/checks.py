@@ -127,6 +127,19 @@ def _representable(
     return y[ok.reshape(y.shape[0], -1).all(-1)]
 
 
+def quadrature_grid(
+    lo: torch.Tensor, hi: torch.Tensor, transform, free_shape: torch.Size
+) -> torch.Tensor:
+    """The 1-D unconstrained grid of the quadratures, ``(GRID_POINTS + W, *batch)``, sorted:
+    ``GRID_POINTS`` even points over ``[lo, hi]`` per batch element (fine where the samples
+    are) and the representable points of `wide_grid` (everywhere else)."""
+    batch = lo.shape
+    t = torch.linspace(0, 1, GRID_POINTS, dtype=lo.dtype).reshape(-1, *[1] * len(batch))
+    wide = _representable(wide_grid(lo.dtype), transform, batch, free_shape)
+    wide = wide.reshape(-1, *[1] * len(batch)).expand(-1, *batch)
+    return torch.cat([lo + (hi - lo) * t, wide]).sort(0).values
+
+
 def _seed(example: Example, salt: str) -> torch.Generator:
     return seeded(zlib.crc32(f"{example.name}/{salt}".encode()))
 
@@ -321,11 +334,7 @@ def _continuous_law_1d(example, dist, transform, samples, at_atom, atom_mass, te
     no_interior = interior.sum(0) == 0
     lo = torch.where(no_interior, -50.0, lo)
     hi = torch.where(no_interior, 50.0, hi)
-    t = torch.linspace(0, 1, GRID_POINTS, dtype=y.dtype).reshape(-1, *[1] * len(batch))
-    fitted = lo + (hi - lo) * t  # (G, *batch): fine where the samples are
-    wide = _representable(wide_grid(y.dtype), transform, batch, free_shape)
-    wide = wide.reshape(-1, *[1] * len(batch)).expand(-1, *batch)
-    grid = torch.cat([fitted, wide]).sort(0).values  # (G + W, *batch): and everywhere else
+    grid = quadrature_grid(lo, hi, transform, free_shape)  # (G + W, *batch)
     log_dens = _unconstrained_log_density(
         dist, transform, grid.reshape(grid.shape + free_shape)
     )  # (G, *batch)
