@@ -135,3 +135,19 @@ def test_objective_and_method_must_match(tmp_path, capsys):
     assert main([*args, "--quiet", "--out", str(out)]) == 0
     printed = capsys.readouterr().out
     assert "vimco" in printed and "2-sample bound" in printed
+
+
+def test_multi_sample_leaderboard_configurations():
+    from relaxit.bench.vae import IWAE_REFERENCES, configurations
+
+    configs = configurations("digits", True, 10, (0,), objective="iwae", k=4)
+    names = {c.method for c in configs}
+    assert names == {"vimco", "reinforce-bound", *IWAE_REFERENCES}
+    assert all(c.n_samples == 4 for c in configs)
+    assert all(c.objective == METHODS[c.method].objective for c in configs)
+    # the main leaderboard runs each method on the objective it trains
+    assert all(
+        c.objective == METHODS[c.method].objective for c in configurations("digits", True, 10, (0,))
+    )
+    with pytest.raises(ValueError, match="objective"):
+        configurations("digits", True, 10, (0,), objective="bound")

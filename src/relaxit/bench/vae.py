@@ -43,6 +43,10 @@ Bernoulli model, and Jang et al. (abstract) report Gumbel-Softmax outperforming 
 they compare against on generative modelling with categorical latents."""
 
 
+IWAE_REFERENCES = ("reinforce",)
+"""ELBO-trained methods in the multi-sample leaderboard, with the same K samples per data item:
+what training the K-sample bound itself gains over training the ELBO with as many samples."""
+
 DEFAULT_STEPS = {"digits": 2000}
 """Training steps when --steps is not given: about 130 epochs of the 1500 digits training images;
 20 000 (33 epochs) on the MNIST-sized sets."""
@@ -55,8 +59,15 @@ def configurations(
     seeds: tuple[int, ...],
     eval_samples: int | None = None,
     eval_examples: int | None = None,
+    objective: str = "elbo",
+    k: int = 5,
 ) -> list[VAEConfig]:
-    """One `VAEConfig` per (method, latent it supports, seed)."""
+    """One `VAEConfig` per (method, latent it supports, seed). ``objective="elbo"``: every
+    method, each on the objective it trains (the multi-sample methods on their bound with their
+    default samples); ``"iwae"``: the multi-sample leaderboard, the methods that train the
+    ``k``-sample bound and the ELBO-trained `IWAE_REFERENCES`, all with ``k`` samples."""
+    if objective not in ("elbo", "iwae"):
+        raise ValueError(f"objective must be 'elbo' or 'iwae'; got {objective!r}")
     steps = steps or (1000 if quick else DEFAULT_STEPS.get(dataset, 20_000))
     base = VAEConfig(
         dataset=dataset,
@@ -66,8 +77,11 @@ def configurations(
         eval_samples=eval_samples or (100 if quick else 1000),
         eval_examples=eval_examples or (300 if quick else None),
     )
+    methods = list(METHODS.values())
+    if objective == "iwae":
+        methods = [m for m in methods if m.objective == "iwae" or m.name in IWAE_REFERENCES]
     out = []
-    for method in METHODS.values():
+    for method in methods:
         for latent in method.latents:
             for seed in seeds:
                 out.append(
@@ -76,6 +90,8 @@ def configurations(
                         method=method.name,
                         latent=latent,
                         seed=seed,
+                        objective=method.objective,
+                        n_samples=k if objective == "iwae" else None,
                         **LATENT_SETTINGS[latent],
                     )
                 )
@@ -98,6 +114,9 @@ def _run_one(config: VAEConfig) -> dict[str, Any]:
         **key,
         "test_neg_elbo": m["final"]["test_neg_elbo"],
         "test_neg_iw_bound": m["final"]["test_neg_iw_bound"],
+        "test_neg_k_bound": m["final"]["test_neg_k_bound"],
+        "k_samples": m["final"]["k_samples"],
+        "objective": m["config"]["objective"],
         "eval_samples": m["final"]["eval_samples"],
         "wall_time_per_step_s": m["wall_time_per_step_s"],
         "steps": m["steps"],
@@ -113,10 +132,14 @@ def run_vae(
     only: str | None = None,
     eval_samples: int | None = None,
     eval_examples: int | None = None,
+    objective: str = "elbo",
+    k: int = 5,
     log=print,
 ) -> dict[str, Any]:
     """Train every configuration (``jobs`` processes in parallel); returns the results dict."""
-    configs = configurations(dataset, quick, steps, seeds, eval_samples, eval_examples)
+    configs = configurations(
+        dataset, quick, steps, seeds, eval_samples, eval_examples, objective, k
+    )
     if only:  # comma-separated patterns: a method is kept if its name contains any of them
         patterns = [p for p in only.split(",") if p]
         configs = [c for c in configs if any(p in c.method for p in patterns)]
@@ -150,6 +173,8 @@ def run_vae(
         "eval_samples": c0.eval_samples,
         "eval_examples": c0.eval_examples,
         "latent_settings": LATENT_SETTINGS,
+        "objective": objective,
+        "k": k if objective == "iwae" else None,
         "jobs": jobs,
         "runs": runs,
         "leaderboard": leaderboard(runs),
@@ -182,9 +207,14 @@ def leaderboard(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
             if not ok:
                 rows.append({"latent": latent, "method": method, "error": rs[0]["error"]})
                 continue
-            elbo, bound, wall = (
+            elbo, bound, wall, k_bound = (
                 _mean_std([r[k] for r in ok])
-                for k in ("test_neg_elbo", "test_neg_iw_bound", "wall_time_per_step_s")
+                for k in (
+                    "test_neg_elbo",
+                    "test_neg_iw_bound",
+                    "wall_time_per_step_s",
+                    "test_neg_k_bound",
+                )
             )
             rows.append(
                 {
@@ -195,6 +225,10 @@ def leaderboard(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
                     "neg_elbo_std": elbo[1],
                     "bound_mean": bound[0],
                     "bound_std": bound[1],
+                    "k_bound_mean": k_bound[0],
+                    "k_bound_std": k_bound[1],
+                    "k_samples": ok[0]["k_samples"],
+                    "objective": ok[0]["objective"],
                     "ms_per_step_mean": wall[0] * 1e3,
                     "ms_per_step_std": wall[1] * 1e3,
                 }
@@ -209,6 +243,8 @@ def _uses(name: str) -> str:
 
 
 def vae_markdown(data: dict[str, Any], machine: str, png: str | None) -> str:
+    if data.get("objective") == "iwae":
+        return _iwae_markdown(data, machine, png)
     lines = [
         "# `relaxit bench vae`",
         "",
@@ -265,6 +301,66 @@ def vae_markdown(data: dict[str, Any], machine: str, png: str | None) -> str:
     return "\n".join(lines)
 
 
+def _iwae_markdown(data: dict[str, Any], machine: str, png: str | None) -> str:
+    """The multi-sample leaderboard, ranked by the K-sample bound within each latent."""
+    k = data["k"]
+    lines = [
+        f"# `relaxit bench vae --objective iwae --k {k}`",
+        "",
+        machine,
+        "",
+        f"Dataset **{data['dataset']}**, budget **{data['steps']} steps** of batch "
+        f"{data['batch_size']} (Adam, lr {data['lr']}), seeds {data['seeds']}, {k} latent "
+        "samples per image in training for every method. The multi-sample methods train the "
+        f"{k}-sample importance-weighted bound (Burda et al. 2016) -- VIMCO (Mnih & Rezende "
+        "2016) and REINFORCE on the bound without VIMCO's baseline -- and the references train "
+        f"the ELBO with {k} samples. Test: the {k}-sample bound, the -ELBO (1 sample per image) "
+        f"and the {data['eval_samples']}-sample bound on {data['eval_examples'] or 'all'} test "
+        "images, mean ± std over seeds (nats, lower is better). Architectures as in the main "
+        "leaderboard.",
+        "",
+    ]
+    for latent in ("bernoulli", "categorical"):
+        rows = sorted(
+            (x for x in data["leaderboard"] if x["latent"] == latent and "error" not in x),
+            key=lambda r: r["k_bound_mean"],
+        )
+        if not rows:
+            continue
+        table = [
+            [
+                i + 1,
+                r["method"],
+                r["objective"],
+                f"{r['k_bound_mean']:.2f} ± {r['k_bound_std']:.2f}",
+                f"{r['neg_elbo_mean']:.2f} ± {r['neg_elbo_std']:.2f}",
+                f"{r['bound_mean']:.2f} ± {r['bound_std']:.2f}",
+                f"{fmt(r['ms_per_step_mean'], 1)} ± {fmt(r['ms_per_step_std'], 1)}",
+            ]
+            for i, r in enumerate(rows)
+        ]
+        lines += [
+            f"## {latent}",
+            "",
+            markdown_table(
+                [
+                    "rank",
+                    "method",
+                    "trains",
+                    f"{k}-sample bound",
+                    "test -ELBO",
+                    f"{data['eval_samples']}-sample bound",
+                    "ms / step",
+                ],
+                table,
+            ),
+            "",
+        ]
+    if png:
+        lines += [f"![leaderboard]({png})", ""]
+    return "\n".join(lines)
+
+
 def plot_vae(data: dict[str, Any], path: str) -> None:
     """Horizontal bars: the bound (mean ± std over seeds) per method, one panel per latent."""
     import matplotlib
@@ -272,22 +368,24 @@ def plot_vae(data: dict[str, Any], path: str) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    iwae = data.get("objective") == "iwae"  # the multi-sample leaderboard: its K-sample bound
+    key, samples = ("k_bound", data["k"]) if iwae else ("bound", data["eval_samples"])
     fig, axes = plt.subplots(1, 2, figsize=(12, 6))
     for ax, latent in zip(axes, ("bernoulli", "categorical"), strict=True):
         rows = [r for r in data["leaderboard"] if r["latent"] == latent and "error" not in r]
         ax.barh(
             [r["method"] for r in rows],
-            [r["bound_mean"] for r in rows],
-            xerr=[r["bound_std"] for r in rows],
+            [r[f"{key}_mean"] for r in rows],
+            xerr=[r[f"{key}_std"] for r in rows],
             color="tab:blue",
             alpha=0.7,
         )
         if rows:
-            lo = min(r["bound_mean"] - r["bound_std"] for r in rows)
-            hi = max(r["bound_mean"] + r["bound_std"] for r in rows)
+            lo = min(r[f"{key}_mean"] - r[f"{key}_std"] for r in rows)
+            hi = max(r[f"{key}_mean"] + r[f"{key}_std"] for r in rows)
             ax.set_xlim(lo - 0.05 * (hi - lo + 1), hi + 0.05 * (hi - lo + 1))
         ax.invert_yaxis()
-        ax.set_xlabel(f"test {data['eval_samples']}-sample bound (nats, lower is better)")
+        ax.set_xlabel(f"test {samples}-sample bound (nats, lower is better)")
         ax.set_title(f"{data['dataset']}, {latent}, {data['steps']} steps", fontsize=10)
         ax.tick_params(axis="y", labelsize=8)
     fig.tight_layout()

@@ -86,6 +86,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     vae.add_argument(
         "--eval-examples", type=int, default=None, help="test images evaluated (default all)"
     )
+    vae.add_argument(
+        "--objective",
+        choices=("elbo", "iwae"),
+        default="elbo",
+        help="iwae: the multi-sample leaderboard (methods training the K-sample bound, and "
+        "ELBO references with K samples)",
+    )
+    vae.add_argument("--k", type=int, default=5, help="samples per image for --objective iwae")
     vae.set_defaults(func=run_vae)
 
     paper = sub.add_parser(
@@ -194,13 +202,15 @@ def run_vae(args: argparse.Namespace) -> int:
             only=args.only,
             eval_samples=args.eval_samples,
             eval_examples=args.eval_examples,
+            objective=args.objective,
+            k=args.k,
         )
     except (ValueError, FileNotFoundError) as err:
         print(f"relaxit bench vae: error: {err}", file=sys.stderr)
         return 2
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    stem = f"vae-{args.dataset.split(':')[0]}"
+    stem = f"vae-{args.dataset.split(':')[0]}" + ("-iwae" if args.objective == "iwae" else "")
     plot_vae(data, str(out / f"{stem}.png"))
     md = vae_markdown(data, machine, f"{stem}.png")
     print(md)
