@@ -261,3 +261,24 @@ def test_sum_and_sample_pays_off_on_peaked_distributions_only():
     assert variance(SumAndSample(), categorical, f, x, 3) > 0.9 * variance(
         loo, categorical, f, x, 4
     )
+
+
+@pytest.mark.parametrize("est", [UnorderedSet(), SumAndSample()], ids=type)
+def test_a_joint_variable_of_one_categorical_is_one_categorical(est):
+    """Logits (2, 1, 5) with f keeping only dim 0 (a joint of size 1) give the same loss and
+    gradient as logits (2, 5) with f keeping dim 0, on the same random numbers."""
+    base = torch.randn(2, 5, dtype=DTYPE)
+    values = torch.arange(5, dtype=DTYPE)
+    results = []
+    for shape, f in (
+        ((2, 5), lambda b: (b @ values - 1.2).pow(2)),
+        ((2, 1, 5), lambda b: (b @ values - 1.2).pow(2).squeeze(-1)),
+    ):
+        torch.manual_seed(3)
+        x = base.reshape(shape).clone().requires_grad_(True)
+        loss = est(f, OneHotCategorical(logits=x), 3)
+        loss.sum().backward()
+        results.append((loss.detach(), x.grad.reshape(2, 5)))
+    assert results[1][0].shape == (2,)
+    assert torch.allclose(results[0][0], results[1][0])
+    assert torch.allclose(results[0][1], results[1][1])

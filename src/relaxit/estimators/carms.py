@@ -53,9 +53,10 @@ class CARMS(Estimator):
     \frac{\pi_r(1-\pi_r)}{\pi_r - C_r},
     $$
 
-    so for two categories CARMS is exactly ARMS. The paper's experiments mostly use an
-    inverse-CDF sampler whose pair probability is averaged over orderings and whose weights the
-    code clips (``[0.01, 10]``); clipping would bias the estimator, so it is not followed here.
+    so for two categories CARMS is exactly ARMS. The authors' code (github.com/alekdimi/carms)
+    defaults to an inverse-CDF sampler whose pair probability is averaged over orderings of the
+    categories, and clips the weights to ``[0.01, 10]``; clipping would bias the estimator, so
+    relaxit follows the unclipped formula with the stick-breaking sampler.
 
     **Unbiased.** **Cost**: one evaluation of ``f`` per sample (``f`` called once on the
     ``n_samples`` rows), ``n_samples >= 2``; the weights need a sort per variable and ``n^2``

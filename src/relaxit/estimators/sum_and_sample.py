@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -40,8 +42,8 @@ class SumAndSample(Estimator):
     other samples, ``b_i = sum_{c in C} q_c f(c) + q_R mean_{j != i} f(z_j)``, and with one
     sample ``b = mean_{c in C} q_c f(c) / q(C)``.
 
-    **Joint variables are refused**: ``f`` must keep every batch dim (one categorical per item,
-    ``m = len(batch_shape)``); summing over the most probable values of a joint variable of
+    **Joint variables are refused**: ``f`` must keep every batch dim but dims of size 1 (one
+    categorical per item); summing over the most probable values of a joint variable of
     several categoricals is not implemented (``ValueError`` after ``f``'s first call).
 
     **Unbiased.** **Cost**: ``n_summed + n_samples`` evaluations of ``f`` per call (one call
@@ -95,13 +97,14 @@ class SumAndSample(Estimator):
         sampled = (log_rest - torch.log(-u.log())).argmax(-1)  # (n,) + batch
         b = F.one_hot(torch.cat([top.movedim(-1, 0), sampled]), k).to(phi.dtype)
         fb, m = evaluate(f, b, problem)
-        if m != len(problem.batch_shape):
+        if math.prod(problem.batch_shape[m:]) != 1:
             raise ValueError(
                 "SumAndSample supports one categorical per item: f must return shape "
                 f"(rows,) + dist.batch_shape = {(s + n, *problem.batch_shape)}, got "
                 f"{tuple(fb.shape)} (a joint variable of several categoricals is not supported)"
             )
-        f_top, f_smp = fb[:s], fb[s:]  # (s,) + batch, (n,) + batch
+        f_all = fb.reshape(s + n, *problem.batch_shape)  # joint dims of size 1, if any
+        f_top, f_smp = f_all[:s], f_all[s:]  # (s,) + batch, (n,) + batch
         q_top = log_q.gather(-1, top).exp().movedim(-1, 0)
         q_rest = log_rest.logsumexp(-1).exp()
         summed = (q_top * f_top.detach()).sum(0)
@@ -116,5 +119,5 @@ class SumAndSample(Estimator):
         grad = (weight_top.unsqueeze(-1) * score_top).sum(0)
         weight_smp = q_rest * (f_smp.detach() - baseline)
         grad = grad + (weight_smp.unsqueeze(-1) * (b[s:] - q)).mean(0)
-        value = (q_top * f_top).sum(0) + q_rest * f_smp.mean(0)
+        value = ((q_top * f_top).sum(0) + q_rest * f_smp.mean(0)).reshape(fb.shape[1:])
         return attach(value, grad, problem.phi, m)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from functools import cache
 
 import torch
@@ -92,8 +93,8 @@ class UnorderedSet(Estimator):
     categories) and ``<= 16`` (the ``2^k`` subsets), else ``ValueError``. With ``k = K`` the
     estimator is the exact gradient.
 
-    **Joint variables are refused**: ``f`` must keep every batch dim (one categorical per
-    item, ``m = len(batch_shape)``); drawing distinct values of a joint variable of several
+    **Joint variables are refused**: ``f`` must keep every batch dim but dims of size 1 (one
+    categorical per item); drawing distinct values of a joint variable of several
     categoricals needs stochastic beam search over the product space, which is not
     implemented (``ValueError`` after ``f``'s first call).
 
@@ -134,13 +135,14 @@ class UnorderedSet(Estimator):
         members = (log_q - torch.log(-u.log())).topk(n_samples, -1).indices  # Gumbel top-k
         b = F.one_hot(members.movedim(-1, 0), k).to(phi.dtype)
         fb, m = evaluate(f, b, problem)
-        if m != len(problem.batch_shape):
+        if math.prod(problem.batch_shape[m:]) != 1:
             raise ValueError(
                 "UnorderedSet supports one categorical per item: f must return shape "
                 f"(n_samples,) + dist.batch_shape = {(n_samples, *problem.batch_shape)}, got "
                 f"{tuple(fb.shape)} (a joint variable of several categoricals is not supported)"
             )
-        fs = fb.detach().movedim(0, -1)  # (…, k)
+        f_all = fb.reshape(n_samples, *problem.batch_shape)  # joint dims of size 1, if any
+        fs = f_all.detach().movedim(0, -1)  # (…, k)
         j = _log_set_probabilities(log_q, members)
         single = 1 << torch.arange(n_samples, device=phi.device)
         log_r1 = j[..., single] - j[..., :1]
@@ -152,5 +154,5 @@ class UnorderedSet(Estimator):
         weight = torch.exp(log_qs + log_r1)  # q_s R(S, s)
         score = b.movedim(0, -2) - log_q.exp().unsqueeze(-2)  # (…, k, K)
         grad = ((weight * (fs - baseline)).unsqueeze(-1) * score).sum(-2)
-        value = (weight * fb.movedim(0, -1)).sum(-1)
+        value = (weight * f_all.movedim(0, -1)).sum(-1).reshape(fb.shape[1:])
         return attach(value, grad, problem.phi, m)

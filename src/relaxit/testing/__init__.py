@@ -13,8 +13,6 @@ Examples:
 """
 
 from relaxit.testing.checks import (
-    ALL_CHECKS,
-    check_all,
     check_dtype_device,
     check_extremes,
     check_gradients,
@@ -25,7 +23,10 @@ from relaxit.testing.checks import (
     check_validation,
 )
 from relaxit.testing.example import Example
+from relaxit.testing.joint import check_independence, check_straight_through
+from relaxit.testing.pathwise import check_pathwise_gradient
 from relaxit.testing.stats import ALPHA, N_SAMPLES
+from relaxit.testing.suite import ALL_CHECKS, check_all
 
 __all__ = [
     "ALL_CHECKS",
@@ -36,9 +37,12 @@ __all__ = [
     "check_dtype_device",
     "check_extremes",
     "check_gradients",
+    "check_independence",
     "check_normalization",
+    "check_pathwise_gradient",
     "check_pyro",
     "check_sample_law",
     "check_shapes",
+    "check_straight_through",
     "check_validation",
 ]

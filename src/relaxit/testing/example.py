@@ -41,10 +41,16 @@ class Example:
         hard_view: ``dist -> Distribution`` with ``enumerate_support``: the law of the hard
             forward values of a straight-through class.
         soft_sample: ``x -> Tensor``: the relaxed value behind a straight-through sample.
+        hard_map: ``soft -> hard``: how a straight-through class quantizes its relaxed value
+            (threshold at 1/2, one-hot argmax); the kit checks ``hard == hard_map(soft)`` per
+            draw. Required with ``law="straight_through"``.
         statistical: run normalization and sample-law checks on this example (keep event dims
             small and batch small: these draw tens of thousands of samples).
         grad_params: parameters ``rsample`` must back-propagate to (default: every float tensor
             in ``params`` that has an entry in ``dist_class.arg_constraints``).
+        pathwise_exclude: float parameters whose ``rsample`` gradient is deliberately not the
+            gradient of ``E[g(x)]`` (a control variate's own parameters, e.g. AVF's
+            ``control_var``); the pathwise-gradient check skips them.
         invalid_params: ``(name, bad_value)`` pairs: constructing with ``params[name] = bad_value``
             and ``validate_args=True`` must raise ``ValueError`` naming ``name``.
         invalid_values: values ``log_prob`` must reject with ``ValueError`` when validating.
@@ -64,8 +70,10 @@ class Example:
     soft_sample: Callable[[torch.Tensor], torch.Tensor] = field(
         default=lambda x: x._unquantize  # Pyro's convention for straight-through samples
     )
+    hard_map: Callable[[torch.Tensor], torch.Tensor] | None = None
     statistical: bool = True
     grad_params: tuple[str, ...] | None = None
+    pathwise_exclude: tuple[str, ...] = ()
     invalid_params: tuple[tuple[str, Any], ...] = ()
     invalid_values: tuple[Any, ...] = ()
     extreme: bool = False
@@ -75,8 +83,8 @@ class Example:
     def __post_init__(self) -> None:
         if self.law == "none" and not self.law_reason:
             raise ValueError(f"{self.name}: law='none' needs a law_reason")
-        if self.law == "straight_through" and self.hard_view is None:
-            raise ValueError(f"{self.name}: law='straight_through' needs hard_view")
+        if self.law == "straight_through" and (self.hard_view is None or self.hard_map is None):
+            raise ValueError(f"{self.name}: law='straight_through' needs hard_view and hard_map")
 
     def __repr__(self) -> str:
         return f"Example({self.name})"
@@ -94,6 +102,16 @@ class Example:
     @property
     def rsample_grad_params(self) -> tuple[str, ...]:
         return self.float_param_names if self.grad_params is None else self.grad_params
+
+    @property
+    def pathwise_params(self) -> tuple[str, ...]:
+        """Every floating-point tensor parameter (declared in ``arg_constraints`` or not, the
+        temperature included) except ``pathwise_exclude``."""
+        return tuple(
+            k
+            for k, v in self.params.items()
+            if torch.is_tensor(v) and v.is_floating_point() and k not in self.pathwise_exclude
+        )
 
     def build_params(
         self,

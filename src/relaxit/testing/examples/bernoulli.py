@@ -33,6 +33,11 @@ def _hard_bernoulli(dist: RelaxedBernoulliStraightThrough) -> Bernoulli:
     return Bernoulli(logits=dist.logits)
 
 
+def threshold_half(z: torch.Tensor) -> torch.Tensor:
+    """The hard value of a relaxed Bernoulli sample: ``1[z > 1/2]``."""
+    return (z > 0.5).to(z.dtype)
+
+
 def _correlation(rho: float, d: int) -> torch.Tensor:
     """Equicorrelation matrix with off-diagonal ``rho``."""
     return (1 - rho) * torch.eye(d) + rho * torch.ones(d, d)
@@ -163,6 +168,7 @@ STRAIGHT_THROUGH = (
         {"temperature": t([0.5, 1.0, 2.0]), "logits": t([[0.3], [-1.0]])},
         law="straight_through",
         hard_view=_hard_bernoulli,
+        hard_map=threshold_half,
         invalid_params=(("temperature", t([0.5, 0.0, 2.0])), ("logits", t([[0.3], [math.nan]]))),
         invalid_values=(1.5, -0.2),
     ),
@@ -172,6 +178,7 @@ STRAIGHT_THROUGH = (
         {"temperature": t(0.7), "probs": t([0.25, 0.8])},
         law="straight_through",
         hard_view=_hard_bernoulli,
+        hard_map=threshold_half,
         invalid_params=(("probs", t([0.25, 1.8])),),
     ),
     Example(
@@ -180,6 +187,7 @@ STRAIGHT_THROUGH = (
         {"temperature": t(0.05), "logits": t([-50.0, 50.0, 0.0])},
         law="straight_through",
         hard_view=_hard_bernoulli,
+        hard_map=threshold_half,
         extreme=True,
         statistical=False,
     ),

@@ -12,6 +12,7 @@ from relaxit.distributions import (
     GumbelSoftmaxTopK,
     RelaxedOneHotCategoricalStraightThrough,
 )
+from relaxit.distributions._categorical import one_hot_argmax
 from relaxit.testing.example import Example
 
 
@@ -43,6 +44,7 @@ EXAMPLES = (
         {"temperature": torch.tensor(0.7), "probs": torch.tensor([0.2, 0.3, 0.5])},
         law="straight_through",
         hard_view=_one_hot_view,
+        hard_map=one_hot_argmax,
         invalid_params=(("probs", _BAD_PROBS), ("temperature", torch.tensor(-1.0))),
         invalid_values=([0.5, 0.6, 0.1],),
     ),
@@ -52,6 +54,7 @@ EXAMPLES = (
         {"temperature": torch.tensor([0.5, 1.5]), "logits": torch.tensor([[0.3, -1.0, 0.5]])},
         law="straight_through",
         hard_view=_one_hot_view,
+        hard_map=one_hot_argmax,
         invalid_params=(("temperature", torch.tensor([0.5, 0.0])),),
     ),
     Example(
@@ -60,6 +63,7 @@ EXAMPLES = (
         {"temperature": torch.tensor(0.8), "logits": torch.tensor([0.4, -0.4])},
         law="straight_through",
         hard_view=_one_hot_view,
+        hard_map=one_hot_argmax,
     ),
     Example(
         "RelaxedOneHotCategoricalST/extreme",
@@ -67,6 +71,7 @@ EXAMPLES = (
         {"temperature": torch.tensor(0.05), "logits": torch.tensor([[50.0, -50.0, 49.95]])},
         law="straight_through",
         hard_view=_one_hot_view,
+        hard_map=one_hot_argmax,
         statistical=False,
         extreme=True,
     ),
@@ -79,6 +84,7 @@ EXAMPLES = (
         },
         law="straight_through",
         hard_view=_one_hot_view,
+        hard_map=one_hot_argmax,
         statistical=False,
     ),
     # ---------------------------------------------------------------- decoupled

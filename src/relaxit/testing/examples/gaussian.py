@@ -37,6 +37,7 @@ EXAMPLES = (
             "scale_tril": _TRIL_2,
             "control_var": torch.full((2, 3, 2), 0.1),
         },
+        pathwise_exclude=("control_var",),  # its gradient trains the control variate
         invalid_params=(
             ("scale_tril", _BAD_TRIL_2),
             ("control_var", torch.zeros(3, 1, 2)),
