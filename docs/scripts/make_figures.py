@@ -191,15 +191,21 @@ def topk_figure(cls) -> None:
         v = torch.zeros(6, dtype=torch.float64)
         v[[i, j]] = 1.0
         exact += d.log_prob(v).exp() * v
-    subset_figure("gumbel_softmax_topk.png", "GumbelSoftmaxTopK, K = 2 of 6 (exact from log_prob)",
-                  exact, d.sample((20000,)), 6)  # fmt: skip
+    subset_figure(
+        "gumbel_softmax_topk.png",
+        "GumbelSoftmaxTopK, K = 2 of 6 (exact from log_prob)",
+        exact,
+        d.sample((20000,)),
+        6,
+    )
 
 
 def ksubset_figure(cls) -> None:
     logits = torch.tensor([1.5, 1.0, 0.5, 0.0, -0.5, -1.0, -1.5, 0.3], dtype=torch.float64)
     d = cls(logits, 3)
-    subset_figure("ksubset.png", "KSubset, k = 3 of 8 (exact marginals)", d.marginals,
-                  d.sample((20000,)), 8)  # fmt: skip
+    subset_figure(
+        "ksubset.png", "KSubset, k = 3 of 8 (exact marginals)", d.marginals, d.sample((20000,)), 8
+    )
 
 
 def plackett_luce_figure(cls) -> None:
@@ -241,8 +247,13 @@ def omt_avf_figure(omt, avf) -> None:
             (g,) = torch.autograd.grad((z**2).sum() + z[0] * z[1], s)
             grads.append(g[1, 0].item())
         g = torch.tensor(grads)
-        ax.hist(g.numpy(), bins=80, density=True, histtype="step",
-                label=f"{label}: mean {g.mean():.2f}, sd {g.std():.2f}")  # fmt: skip
+        ax.hist(
+            g.numpy(),
+            bins=80,
+            density=True,
+            histtype="step",
+            label=f"{label}: mean {g.mean():.2f}, sd {g.std():.2f}",
+        )
     ax.set_xlabel("one-sample gradient w.r.t. L[1, 0]")
     ax.set_yticks([])
     ax.set_title("2-D normal, f(z) = |z|^2 + z_0 z_1", fontsize=10)
