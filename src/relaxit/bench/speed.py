@@ -17,8 +17,9 @@ Each timed call builds the distribution from its parameters (as a training step 
 ``validate_args=False``. Candidates of a case are interleaved: each round times every candidate
 once with ``torch.utils.benchmark.Timer.blocked_autorange`` (its median over blocks), and a
 ratio is the median over rounds of the per-round ratio, so that slow drifts of a shared machine
-cancel. Estimators (when `relaxit.estimators` provides them) are timed as ``est(f, dist, n)`` +
-backward at VAE-sized batches, as a ratio to ``REINFORCE()`` with the same ``n``.
+cancel. Every registered estimator (`relaxit.estimators.registry`) is timed as
+``est(f, dist, n)`` + backward at VAE-sized batches, as a ratio to ``REINFORCE()`` with the same
+``n``.
 """
 
 from __future__ import annotations
@@ -39,6 +40,8 @@ from torch.utils.benchmark import Timer
 from relaxit import distributions as rd
 from relaxit.bench import floors
 from relaxit.bench.report import fmt, markdown_table
+from relaxit.estimators import BERNOULLI, CATEGORICAL
+from relaxit.estimators import registry as estimator_registry
 
 SOFT, ST, TOPK, CORRELATED, GAUSSIAN = "soft", "straight-through", "top-k", "correlated", "gaussian"
 TARGETS = {SOFT: 1.3, ST: 1.3, TOPK: 4.0, CORRELATED: 2.0, GAUSSIAN: 3.0}
@@ -447,23 +450,18 @@ def all_cases(quick: bool) -> list[Case]:
     return cases
 
 
-def estimator_cases(quick: bool) -> tuple[list[Case], str | None]:
+def estimator_cases(quick: bool) -> list[Case]:
     """``est(f, dist, n=2)`` + backward at VAE-sized batches (100 x 200 bits, 100 x 20 x 10),
     ``f`` a linear Bernoulli decoder's negative log-likelihood of fixed binary images; ratio to
-    ``REINFORCE()``. Returns the cases and, when the estimators are not available, why."""
-    try:
-        from relaxit import estimators as E
-
-        names = [n for n in ESTIMATORS if hasattr(E, "REINFORCE" if n == "NVIL" else n)]
-    except ImportError as err:
-        return [], f"relaxit.estimators not importable: {err}"
-    if "REINFORCE" not in names:
-        return [], "relaxit.estimators has no REINFORCE yet (the reference of this table)"
+    ``REINFORCE()``. Every entry of `relaxit.estimators.registry` that samples (not `Exact`:
+    2**200 states), supports the family and a joint of several variables (the decoder couples
+    all latents of an image), in its default configuration; a multi-sample bound
+    (``objective = "log-mean-exp"``, VIMCO) gets the log-weights ``log p(x|b) = -f``."""
     batch, pixels = (4, 6) if quick else (100, 784)
     cases = []
     for family, event in (
-        ("bernoulli", (3,) if quick else (200,)),
-        ("categorical", (2, 3) if quick else (20, 10)),
+        (BERNOULLI, (3,) if quick else (200,)),
+        (CATEGORICAL, (2, 3) if quick else (20, 10)),
     ):
         n_latent = math.prod(event)
         logits = _leaf(batch, *event)
@@ -477,24 +475,21 @@ def estimator_cases(quick: bool) -> tuple[list[Case], str | None]:
             )
 
         def make_dist(family=family, logits=logits):
-            if family == "bernoulli":
+            if family == BERNOULLI:
                 return torch.distributions.Bernoulli(logits=logits, validate_args=False)
             return torch.distributions.OneHotCategorical(logits=logits, validate_args=False)
 
         candidates: dict[str, Fn] = {}
-        for name in names:
-            est = _make_estimator(E, name, n_latent, event)
-            if est is None:
+        for entry in estimator_registry.entries(family=family, exact=False):
+            if not entry.joint_variables:
                 continue
-            if family == "categorical" and not getattr(est, "joint_variables", True):
-                continue  # f is per data point: its 20 categoricals form one joint variable
-            # a multi-sample bound (VIMCO) takes log-weights: log p(x|b)
+            est = entry.build()
+            n = max(2, est.min_samples)
             g = (lambda b, f=f: -f(b)) if est.objective == "log-mean-exp" else f
-            try:
-                est(g, make_dist(), 2)
-            except TypeError:  # family not supported by this estimator
-                continue
-            candidates[name] = lambda est=est, g=g, make_dist=make_dist: est(g, make_dist(), 2)
+            est(g, make_dist(), n)  # a first call: lazy parts (a RELAX control) are built
+            candidates[entry.name] = lambda est=est, g=g, make_dist=make_dist, n=n: est(
+                g, make_dist(), n
+            )
         size = f"{batch}x{'x'.join(map(str, event))}, n_samples=2"
         cases.append(
             Case(
@@ -502,58 +497,12 @@ def estimator_cases(quick: bool) -> tuple[list[Case], str | None]:
                 f"estimators ({family})",
                 "estimator",
                 size,
-                "REINFORCE",
+                "reinforce",
                 candidates,
                 [logits],
             )
         )
-    return cases, None
-
-
-ESTIMATORS = (
-    "REINFORCE",
-    "ARM",
-    "DisARM",
-    "REBAR",
-    "RELAX",
-    "StraightThrough",
-    "GumbelSoftmax",
-    "GumbelRao",
-    "ReinMax",
-    "GST",
-    "ZGR",
-    "MuProp",
-    "NVIL",
-    "VIMCO",
-    "ARMS",
-    "CARMS",
-    "ARSM",
-    "UnorderedSet",
-    "SumAndSample",
-    "Exact",
-)
-
-
-class _SumControl(torch.nn.Module):
-    """RELAX control for the speed table: a learnable linear function of the relaxed sample."""
-
-    def __init__(self, n_latent: int, n_batch_dims: int) -> None:
-        super().__init__()
-        self.w = torch.nn.Parameter(torch.zeros(n_latent))
-        self.skip = n_batch_dims
-
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return z.reshape(*z.shape[: self.skip], -1) @ self.w
-
-
-def _make_estimator(E: Any, name: str, n_latent: int, event: tuple[int, ...]) -> Any:
-    if name == "Exact":
-        return None  # 2**200 states: not a VAE-sized method
-    if name == "RELAX":
-        return E.RELAX(_SumControl(n_latent, 2))
-    if name == "NVIL":
-        return E.REINFORCE(baseline="learned")
-    return getattr(E, name)()
+    return cases
 
 
 def _timer(fn: Callable[[], Any], threads: int) -> Timer:
@@ -658,8 +607,7 @@ def run_speed(
     rounds = rounds or (1 if quick else 3)
     min_run_time = min_run_time or (0.01 if quick else 0.1)
     cases = all_cases(quick)
-    est_cases, est_note = estimator_cases(quick)
-    cases += est_cases
+    cases += estimator_cases(quick)
     if only:
         cases = [c for c in cases if fnmatch.fnmatch(c.name.lower(), f"*{only.lower()}*")]
     compiled: dict[str, dict[str, Any]] = {}
@@ -688,7 +636,6 @@ def run_speed(
         "targets": TARGETS,
         "results": results,
         "compile": compiled,
-        "estimators_note": est_note,
     }
 
 
@@ -777,8 +724,6 @@ def speed_markdown(data: dict[str, Any], machine: str, changes: str | None = Non
         ]
     est = [r for r in data["results"] if r["kind"] == "estimator"]
     lines += ["## Estimators (est(f, dist, n) + backward, ratio to REINFORCE)", ""]
-    if data.get("estimators_note"):
-        lines += [f"Not measured: {data['estimators_note']}.", ""]
     for r in est:
         rows = [[k, fmt(v)] for k, v in r[fb]["ratio_to_floor"].items()]
         lines += [
