@@ -602,7 +602,20 @@ def run_speed(
     min_run_time: float | None = None,
     log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
-    """Time every case at each thread count; returns the results dict (see `speed_markdown`)."""
+    """Time every case at each thread count; returns the results dict (see `speed_markdown`).
+
+    ``Distribution``'s default ``validate_args`` is restored at the end: torch 2.13's
+    ``torch.compile`` replays a compiled ``Dist(..., validate_args=False)`` as a write to the
+    class default, which switched validation off for the rest of the process.
+    """
+    default_validation = torch.distributions.Distribution._validate_args
+    try:
+        return _run_speed(quick, threads, only, compile, rounds, min_run_time, log)
+    finally:
+        torch.distributions.Distribution.set_default_validate_args(default_validation)
+
+
+def _run_speed(quick, threads, only, compile, rounds, min_run_time, log) -> dict[str, Any]:
     threads = threads or sorted({1, torch.get_num_threads()})
     rounds = rounds or (1 if quick else 3)
     min_run_time = min_run_time or (0.01 if quick else 0.1)
