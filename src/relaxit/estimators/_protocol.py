@@ -141,8 +141,9 @@ def unmask_logits(phi: Tensor, family: str) -> Tensor:
     A categorical logit of ``-inf`` (the usual mask of an invalid action) becomes the row's
     largest finite logit minus `MASK_GAP`; a Bernoulli logit of ``-inf``/``+inf`` becomes
     ``-/+MASK_GAP``. Their probabilities stay exactly 0 (or 1), and their gradient is exactly 0
-    (``torch.where`` sends no gradient to the replaced entries). ``NaN``, a categorical ``+inf``
-    or a row with every category masked raise ``ValueError``. Finite logits are returned as is.
+    (``torch.where`` sends no gradient to the replaced entries). ``NaN`` raises ``ValueError``
+    (``OneHotCategorical`` normalizes a ``+inf`` logit, or a row with every category masked, to
+    NaN). Finite logits are returned as is.
     """
     finite = torch.isfinite(phi.detach())
     if bool(finite.all()):
@@ -151,11 +152,7 @@ def unmask_logits(phi: Tensor, family: str) -> Tensor:
         raise ValueError("dist's logits contain NaN")
     if family == BERNOULLI:
         return torch.where(finite, phi, MASK_GAP * torch.sign(phi.detach()))
-    if bool((phi.detach() == torch.inf).any()):
-        raise ValueError("dist's logits contain +inf (a masked category is -inf)")
     top = phi.detach().masked_fill(~finite, -torch.inf).amax(-1, keepdim=True)
-    if not bool(torch.isfinite(top).all()):
-        raise ValueError("dist's logits mask every category of a row (all -inf)")
     return torch.where(finite, phi, (top - MASK_GAP).expand_as(phi))
 
 
