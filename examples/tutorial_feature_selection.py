@@ -60,8 +60,15 @@ class GatedRegression(nn.Module):
         return self.gates().deterministic_gate().nonzero().flatten().tolist()
 
 
-def train(gate: str = "hard-concrete", steps: int = 1000, batch: int = 128, dim: int = 20,
-          lam: float = 0.05, seed: int = 0, log_every: int = 200) -> dict:  # fmt: skip
+def train(
+    gate: str = "hard-concrete",
+    steps: int = 1000,
+    batch: int = 128,
+    dim: int = 20,
+    lam: float = 0.05,
+    seed: int = 0,
+    log_every: int = 200,
+) -> dict:
     torch.manual_seed(seed)
     x, y = make_data(4096, dim, torch.Generator().manual_seed(seed))
     model = GatedRegression(dim, gate)

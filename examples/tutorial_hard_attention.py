@@ -50,8 +50,15 @@ class HardAttention(nn.Module):
         return (weights * values).sum(-1)
 
 
-def train(steps: int = 600, batch: int = 64, slots: int = 8, dim: int = 16, seed: int = 0,
-          temperature: float = 0.5, log_every: int = 100) -> dict:  # fmt: skip
+def train(
+    steps: int = 600,
+    batch: int = 64,
+    slots: int = 8,
+    dim: int = 16,
+    seed: int = 0,
+    temperature: float = 0.5,
+    log_every: int = 100,
+) -> dict:
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
     model = HardAttention(dim)

@@ -39,8 +39,15 @@ class Bandit:
         return action.argmax(-1).eq(best).to(x.dtype)
 
 
-def train(steps: int = 500, batch: int = 64, n_samples: int = 4, dim: int = 8, actions: int = 4,
-          seed: int = 0, log_every: int = 100) -> dict:  # fmt: skip
+def train(
+    steps: int = 500,
+    batch: int = 64,
+    n_samples: int = 4,
+    dim: int = 8,
+    actions: int = 4,
+    seed: int = 0,
+    log_every: int = 100,
+) -> dict:
     torch.manual_seed(seed)
     env = Bandit(dim, actions, torch.Generator().manual_seed(seed))
     policy = nn.Sequential(nn.Linear(dim, 32), nn.Tanh(), nn.Linear(32, actions))

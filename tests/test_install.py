@@ -68,10 +68,24 @@ def test_wheel_installs_into_a_fresh_venv_and_runs_the_quickstart(wheel, tmp_pat
     env_dir = tmp_path / "project-venv"
     venv.EnvBuilder(with_pip=False).create(env_dir)
     python = env_dir / "bin" / "python"
-    run(sys.executable, "-m", "pip", "--python", python, "install", "-q", "--no-deps",
-        "--no-index", wheel, cwd=tmp_path)  # fmt: skip
-    site = Path(run(python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))",
-                    cwd=tmp_path).strip())  # fmt: skip
+    run(
+        sys.executable,
+        "-m",
+        "pip",
+        "--python",
+        python,
+        "install",
+        "-q",
+        "--no-deps",
+        "--no-index",
+        wheel,
+        cwd=tmp_path,
+    )
+    site = Path(
+        run(
+            python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))", cwd=tmp_path
+        ).strip()
+    )
     deps = {Path(torch.__file__).parents[1], Path(pyro.__file__).parents[1]}
     (site / "project_deps.pth").write_text("".join(f"{d}\n" for d in sorted(deps)))
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}

@@ -20,8 +20,8 @@ import torch
 from relaxit.cli import main
 from relaxit.vae import METHODS, VAEConfig, train
 from relaxit.vae.data import _NumpyOnlyUnpickler, load_dataset, read_idx_images
-from relaxit.vae.methods import Relaxation
 from relaxit.vae.models import DiscreteVAE
+from relaxit.vae.objectives import Relaxation
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 

@@ -191,15 +191,21 @@ def topk_figure(cls) -> None:
         v = torch.zeros(6, dtype=torch.float64)
         v[[i, j]] = 1.0
         exact += d.log_prob(v).exp() * v
-    subset_figure("gumbel_softmax_topk.png", "GumbelSoftmaxTopK, K = 2 of 6 (exact from log_prob)",
-                  exact, d.sample((20000,)), 6)  # fmt: skip
+    subset_figure(
+        "gumbel_softmax_topk.png",
+        "GumbelSoftmaxTopK, K = 2 of 6 (exact from log_prob)",
+        exact,
+        d.sample((20000,)),
+        6,
+    )
 
 
 def ksubset_figure(cls) -> None:
     logits = torch.tensor([1.5, 1.0, 0.5, 0.0, -0.5, -1.0, -1.5, 0.3], dtype=torch.float64)
     d = cls(logits, 3)
-    subset_figure("ksubset.png", "KSubset, k = 3 of 8 (exact marginals)", d.marginals,
-                  d.sample((20000,)), 8)  # fmt: skip
+    subset_figure(
+        "ksubset.png", "KSubset, k = 3 of 8 (exact marginals)", d.marginals, d.sample((20000,)), 8
+    )
 
 
 def plackett_luce_figure(cls) -> None:
@@ -241,8 +247,13 @@ def omt_avf_figure(omt, avf) -> None:
             (g,) = torch.autograd.grad((z**2).sum() + z[0] * z[1], s)
             grads.append(g[1, 0].item())
         g = torch.tensor(grads)
-        ax.hist(g.numpy(), bins=80, density=True, histtype="step",
-                label=f"{label}: mean {g.mean():.2f}, sd {g.std():.2f}")  # fmt: skip
+        ax.hist(
+            g.numpy(),
+            bins=80,
+            density=True,
+            histtype="step",
+            label=f"{label}: mean {g.mean():.2f}, sd {g.std():.2f}",
+        )
     ax.set_xlabel("one-sample gradient w.r.t. L[1, 0]")
     ax.set_yticks([])
     ax.set_title("2-D normal, f(z) = |z|^2 + z_0 z_1", fontsize=10)
@@ -288,6 +299,90 @@ def distribution_figures(missing: list[str]) -> None:
     if omt and avf:
         torch.manual_seed(0)
         omt_avf_figure(omt, avf)
+
+
+def matrix_panels(filename: str, title: str, matrices: dict, xlabel: str, ylabel: str) -> None:
+    fig, axes = plt.subplots(1, len(matrices), figsize=(3.2 * len(matrices), 3.3))
+    for ax, (label, m) in zip(axes, matrices.items(), strict=True):
+        ax.imshow(m.detach().numpy(), cmap="viridis", vmin=0, vmax=1)
+        ax.set_title(label, fontsize=9)
+        ax.set_xlabel(xlabel, fontsize=8)
+        ax.set_ylabel(ylabel, fontsize=8)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.suptitle(title, fontsize=10)
+    _save(fig, filename)
+
+
+def structured_figures(missing: list[str]) -> None:
+    """Relaxed permutation matrices (NeuralSort, Gumbel-Sinkhorn) across temperatures, and the
+    smoothing of an argmax solver by perturbation (Berthet et al.) and I-MLE's gradient."""
+    try:
+        from relaxit import structured
+    except ImportError:
+        missing.append("relaxit.structured")
+        return
+    f64 = torch.float64
+    scores = torch.tensor([0.3, 2.0, -1.0, 1.2, 0.0], dtype=f64)
+    matrix_panels(
+        "neural_sort.png",
+        "neural_sort: relaxed sorting matrix of scores (0.3, 2, -1, 1.2, 0)",
+        {f"tau {t}": structured.neural_sort(scores, tau=t) for t in (5.0, 1.0, 0.1)},
+        "item",
+        "rank (0 = largest)",
+    )
+    torch.manual_seed(0)
+    log_alpha = torch.randn(5, 5, dtype=f64)
+    panels = {
+        f"tau {t}, no noise": structured.gumbel_sinkhorn(log_alpha, tau=t, noise=False)
+        for t in (1.0, 0.3, 0.05)
+    }
+    panels["tau 0.3, one noisy sample"] = structured.gumbel_sinkhorn(log_alpha, tau=0.3)
+    matrix_panels(
+        "gumbel_sinkhorn.png",
+        "gumbel_sinkhorn of a random 5 x 5 log_alpha: doubly stochastic, a permutation as tau -> 0",
+        panels,
+        "column",
+        "row",
+    )
+
+    grid = torch.linspace(-3, 3, 61, dtype=f64)
+    theta = torch.zeros(len(grid), 3, dtype=f64)
+    theta[:, 0] = grid
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    ax.plot(grid, (grid > 0).to(f64), "k", lw=1, label="argmax (hard solver)")
+    for sigma in (0.2, 0.5, 1.0):
+        torch.manual_seed(0)
+        y = structured.perturbed(structured.argmax_one_hot, sigma=sigma, n_samples=4000)(theta)
+        ax.plot(grid, y[:, 0], label=f"perturbed, sigma {sigma}")
+    ax.set_xlabel("theta_0 (theta_1 = theta_2 = 0)")
+    ax.set_ylabel("output y_0")
+    ax.set_title("perturbed(argmax_one_hot): the expected argmax under Gumbel noise", fontsize=10)
+    ax.legend(fontsize=8)
+    _save(fig, "perturbed.png")
+
+    c = torch.tensor([1.0, 0.0, 0.5], dtype=f64)
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    exact = []
+    for t0 in grid:
+        th = torch.stack([t0, torch.zeros((), dtype=f64), torch.zeros((), dtype=f64)])
+        th.requires_grad_(True)
+        (g,) = torch.autograd.grad((th.softmax(-1) * c).sum(), th)
+        exact.append(g[0].item())
+    for lam in (0.5, 2.0, 10.0):
+        torch.manual_seed(0)
+        runs = theta.unsqueeze(0).repeat(2000, 1, 1).requires_grad_(True)
+        z = structured.imle(structured.argmax_one_hot, noise="gumbel", lambda_=lam)(runs)
+        (z * c).sum().backward()
+        ax.plot(grid, runs.grad[..., 0].mean(0) / lam, label=f"I-MLE / lambda, lambda {lam}")
+    ax.plot(grid, exact, "k--", label="d E[<c, z>] / d theta_0 (Gumbel perturb-and-MAP)")
+    ax.set_xlabel("theta_0 (theta_1 = theta_2 = 0)")
+    ax.set_ylabel("gradient w.r.t. theta_0")
+    ax.set_title(
+        "imle(argmax_one_hot), loss <c, z> with c = (1, 0, 0.5), mean of 2000", fontsize=10
+    )
+    ax.legend(fontsize=7)
+    _save(fig, "imle.png")
 
 
 # Gallery page (docs/gallery/estimators/<stem>.md) -> the registry names drawn on its picture,
@@ -473,6 +568,7 @@ def main() -> None:
             continue
         simplex_figure(filename, title, lambda t, cls=cls, build=build: build(cls, t), label)
     distribution_figures(missing)
+    structured_figures(missing)
     print("wrote", sorted(p.name for p in OUT.glob("*.png")))
     if missing:
         print("skipped (class not in relaxit yet):", ", ".join(missing))

@@ -11,11 +11,14 @@ Problems (the first batch dim holds independent replicates, one gradient estimat
   decoder to 16 Bernoulli pixels and a fixed image ``x``; exact gradient by enumerating the 256
   configurations.
 
-Budget: each estimator gets the most samples whose ``f`` evaluations fit the budget (counted by
-calling it with its minimum and one more sample), so ARM and DisARM (2 evaluations per sample)
-get half REINFORCE's samples and SumAndSample one fewer (its summed category is one evaluation);
-ARSM's K(K-1)/2 + 1 evaluations per sample exceed the budget, and the table says how many it
-used.
+Estimators: every entry of `relaxit.estimators.registry` (by its registry name), so a registered
+estimator is benchmarked without edits here.
+
+Budget: each estimator gets the most samples whose ``f`` evaluations fit the budget, from the
+evaluations per sample it declares (or, where it declares none, counted by calling it with its
+minimum and one more sample), so ARM and DisARM (2 evaluations per sample) get half REINFORCE's
+samples and SumAndSample one fewer (its summed category is one evaluation); ARSM's
+K(K-1)/2 + 1 evaluations per sample exceed the budget, and the table says how many it used.
 
 Multi-sample bound (estimators with ``objective = "log-mean-exp"``: VIMCO, and plain REINFORCE on
 the bound): the objective is ``E[log (1/n) sum_k w(b_k)]`` with log-weights ``-f`` on the two
@@ -45,6 +48,7 @@ from relaxit.bench.oracle import (
     variance_with_se,
 )
 from relaxit.bench.report import fmt, markdown_table
+from relaxit.estimators import ARM, REINFORCE, DisARM, Estimator, Exact, registry
 
 Objective = Callable[[Tensor], Tensor]
 
@@ -144,53 +148,17 @@ def problems(quick: bool) -> list[Problem]:
     ]
 
 
-class ObjectiveControl(torch.nn.Module):
-    """RELAX control ``c(z) = scale * f(z)`` (``scale`` learnable, starts at 1): the paper's
-    ``f(sigma_lambda(z))`` term; a learned residual network is left out to keep it cheap."""
-
-    def __init__(self, f: Objective) -> None:
-        super().__init__()
-        self.f = f
-        self.scale = torch.nn.Parameter(torch.ones((), dtype=torch.float64))
-
-    def forward(self, z: Tensor) -> Tensor:
-        return self.scale.to(z.dtype) * self.f(z)
-
-
-def estimator_specs() -> dict[str, Callable[[Objective], Any]]:
-    """Every estimator of `relaxit.estimators`, with the settings the table uses."""
-    from relaxit import estimators as E
-
-    return {
-        "Exact": lambda f: E.Exact(),
-        "REINFORCE": lambda f: E.REINFORCE(),
-        "REINFORCE(loo)": lambda f: E.REINFORCE(baseline="loo"),
-        "ARM": lambda f: E.ARM(),
-        "DisARM": lambda f: E.DisARM(),
-        "REBAR": lambda f: E.REBAR(),
-        "RELAX": lambda f: E.RELAX(ObjectiveControl(f)),
-        "StraightThrough": lambda f: E.StraightThrough(),
-        "GumbelSoftmax": lambda f: E.GumbelSoftmax(),
-        "GumbelSoftmax(hard)": lambda f: E.GumbelSoftmax(hard=True),
-        "GumbelRao": lambda f: E.GumbelRao(),
-        "ReinMax": lambda f: E.ReinMax(),
-        "GST": lambda f: E.GST(),
-        "ZGR": lambda f: E.ZGR(),
-        "MuProp": lambda f: E.MuProp(),
-        "NVIL": lambda f: E.REINFORCE(baseline="learned"),
-        "ARMS": lambda f: E.ARMS(),
-        "CARMS": lambda f: E.CARMS(),
-        "ARSM": lambda f: E.ARSM(),
-        "UnorderedSet": lambda f: E.UnorderedSet(),
-        "SumAndSample": lambda f: E.SumAndSample(),
-    }
-
-
-def evaluations_per_sample(est: Any, problem: Problem) -> tuple[int, float, float] | None:
-    """``(minimum n_samples, f evaluations per sample, fixed f evaluations per call)``, counted
-    at the minimum and one more sample (SumAndSample's summed categories are a fixed cost; ARSM's
-    per-sample cost depends on the number of categories); None if the family is unsupported."""
-    n0 = getattr(est, "min_samples", 1)
+def evaluations_per_sample(est: Estimator, problem: Problem) -> tuple[int, float, float] | None:
+    """``(minimum n_samples, f evaluations per sample, fixed f evaluations per call)``: as the
+    estimator declares them, or, where it declares none (``evaluations_per_sample = None``),
+    counted at the minimum and one more sample (SumAndSample's summed categories are a fixed
+    cost; ARSM's per-sample cost depends on the number of categories); None if the family is
+    unsupported."""
+    if problem.family not in est.families:
+        return None
+    n0 = est.min_samples
+    if est.evaluations_per_sample is not None:
+        return n0, est.evaluations_per_sample, 0.0
     rows = []
     for n in (n0, n0 + 1):
         count = [0]
@@ -218,7 +186,11 @@ def samples_for_budget(cost: tuple[int, float, float], budget: int) -> int:
 
 
 def gradients(
-    est: Any, problem: Problem, n_samples: int, replicates: int, logits: Tensor | None = None
+    est: Estimator,
+    problem: Problem,
+    n_samples: int,
+    replicates: int,
+    logits: Tensor | None = None,
 ) -> Tensor:
     """``replicates`` independent estimates, shape ``(replicates,) + logits.shape``."""
     base = problem.logits if logits is None else logits.detach()
@@ -265,14 +237,12 @@ def bias_flag(z: float, n_coords: int) -> bool:
 
 def oracle_check(replicates: int) -> list[dict[str, Any]]:
     """Measured (library) vs closed-form variances on one bit, t=0.45, phi=1."""
-    from relaxit import estimators as E
-
     closed = closed_form_variances()
     specs = {
-        "REINFORCE (1 sample)": (E.REINFORCE(), 1),
-        "REINFORCE loo (2 samples)": (E.REINFORCE(baseline="loo"), 2),
-        "ARM": (E.ARM(), 1),
-        "DisARM": (E.DisARM(), 1),
+        "REINFORCE (1 sample)": (REINFORCE(), 1),
+        "REINFORCE loo (2 samples)": (REINFORCE(baseline="loo"), 2),
+        "ARM": (ARM(), 1),
+        "DisARM": (DisARM(), 1),
     }
     logits = torch.full((1,), ORACLE_PHI, dtype=torch.float64)
     prob = Problem(
@@ -299,7 +269,6 @@ def oracle_check(replicates: int) -> list[dict[str, Any]]:
 
 def optimisation_runs(
     problem: Problem,
-    specs: dict[str, Callable[[Objective], Any]],
     budget: int,
     steps: int,
     every: int,
@@ -311,10 +280,10 @@ def optimisation_runs(
     Estimators with trainable parameters (REBAR, RELAX) tune them on their variance surrogate
     (``loss_and_variance``) with their own Adam at the same learning rate."""
     out = {}
-    for name, make in specs.items():
-        if name == "Exact":
+    for entry in registry.entries(exact=False):
+        if entry.objective != "mean":  # the bound's estimators: `run_bound`
             continue
-        est = make(problem.f)
+        name, est = entry.name, entry.build()
         cost = evaluations_per_sample(est, problem)
         if cost is None:
             continue
@@ -360,28 +329,33 @@ def run_estimators(
     replicates = replicates or (200 if quick else 5000)
     oracle_replicates = oracle_replicates or (20_000 if quick else 1_000_000)
     steps = steps if steps is not None else (4 if quick else 200)
-    specs = estimator_specs()
     rows = []
     t0 = time.perf_counter()
     for problem in problems(quick):
-        for name, make in specs.items():
-            est = make(problem.f)
+        for entry in registry.entries():
+            if entry.objective != "mean":  # the bound's estimators: `run_bound`
+                continue
+            name, est = entry.name, entry.build()
             try:
                 cost = evaluations_per_sample(est, problem)
                 if cost is None:
-                    rows.append({"problem": problem.name, "estimator": name, "supported": False})
+                    rows.append(
+                        {"problem": problem.name, "estimator": name, "exact": est.exact}
+                        | {"supported": False}
+                    )
                     continue
                 n = samples_for_budget(cost, budget)
                 g = gradients(est, problem, n, 1 if name == "Exact" else replicates)
             except ValueError as err:  # e.g. Exact on 2**200 states
-                note = "support too large to enumerate" if name == "Exact" else str(err)[:80]
+                note = "support too large to enumerate" if est.exact else str(err)[:80]
                 rows.append(
-                    {"problem": problem.name, "estimator": name, "supported": False, "note": note}
+                    {"problem": problem.name, "estimator": name, "exact": est.exact}
+                    | {"supported": False, "note": note}
                 )
                 continue
             stats = (
                 summarize(g, problem.exact)
-                if name != "Exact"
+                if not est.exact
                 else {
                     "bias_rel": float((g[0] - problem.exact).norm() / problem.exact.norm()),
                     "bias_max_abs_z": None,
@@ -394,6 +368,7 @@ def run_estimators(
                 {
                     "problem": problem.name,
                     "estimator": name,
+                    "exact": est.exact,
                     "supported": True,
                     "n_samples": n,
                     "f_evaluations": cost[2] + n * cost[1],
@@ -412,7 +387,7 @@ def run_estimators(
         sigmoid_belief_net() if not quick else sigmoid_belief_net(3, 4),
     ):
         curves[problem.name] = optimisation_runs(
-            problem, specs, budget, steps, max(1, steps // 10), 200 if not quick else 20
+            problem, budget, steps, max(1, steps // 10), 200 if not quick else 20
         )
         log(f"optimisation run {problem.name}: done ({time.perf_counter() - t0:.1f} s)")
     return {
@@ -459,8 +434,6 @@ def _log_weights(problem: Problem, with_q: bool, logits: Tensor) -> Objective:
 def bound_gradient(problem: Problem, with_q: bool, n: int) -> Tensor | None:
     """Exact gradient of ``E[log mean_k w(b_k)]`` by enumerating the n-tuples (None if too
     many)."""
-    from relaxit import estimators as E
-
     support = problem.logits.shape[-1] if problem.family == "categorical" else 2
     n_vars = 1 if problem.family == "categorical" else problem.logits.numel()
     if support ** (n_vars * n) > BOUND_MAX_TUPLES:
@@ -473,7 +446,7 @@ def bound_gradient(problem: Problem, with_q: bool, n: int) -> Tensor | None:
         w = log_w(b.movedim(2, 0).flatten(1, 2)).reshape(n, b.shape[0], 1)
         return torch.logsumexp(w, 0) - math.log(n)
 
-    E.Exact(max_support=BOUND_MAX_TUPLES)(bound, problem.dist(tuples), 1).sum().backward()
+    Exact(max_support=BOUND_MAX_TUPLES)(bound, problem.dist(tuples), 1).sum().backward()
     return x.grad[0]
 
 
@@ -481,8 +454,6 @@ def run_bound(
     quick: bool, replicates: int, sample_sizes: tuple[int, ...] = (2, 4, 8)
 ) -> list[dict[str, Any]]:
     """Bias and variance of every registered log-mean-exp estimator on the bound."""
-    from relaxit.estimators import registry
-
     rows = []
     for problem, with_q in bound_problems(quick):
         for n in sample_sizes:
@@ -517,7 +488,7 @@ def _e(x: float | None) -> str:
 
 
 def _snr(r: dict[str, Any]) -> str:
-    return "inf (deterministic)" if r["snr"] is None and r["estimator"] != "Exact" else _e(r["snr"])
+    return "inf (deterministic)" if r["snr"] is None and not r["exact"] else _e(r["snr"])
 
 
 def estimators_markdown(data: dict[str, Any], machine: str, png: str | None) -> str:
@@ -644,7 +615,7 @@ def plot_estimators(data: dict[str, Any], path: str) -> None:
     import matplotlib.pyplot as plt
 
     problems_ = list(dict.fromkeys(r["problem"] for r in data["table"]))
-    names = list(dict.fromkeys(r["estimator"] for r in data["table"] if r["estimator"] != "Exact"))
+    names = list(dict.fromkeys(r["estimator"] for r in data["table"] if not r["exact"]))
     n_runs = len(data["optimisation"])
     fig, axes = plt.subplots(1, 1 + n_runs, figsize=(6 + 5 * n_runs, 5))
     ax = axes[0]

@@ -96,6 +96,7 @@ def summarize_run(metrics: dict[str, Any], variant: str, metric: str) -> dict[st
         "value": metrics["final"][metric],
         "test_neg_elbo": metrics["final"]["test_neg_elbo"],
         "test_neg_iw_bound": metrics["final"]["test_neg_iw_bound"],
+        "test_relaxed_objective": metrics["final"].get("test_relaxed_objective"),
         "eval_samples": metrics["final"]["eval_samples"],
         "eval_examples": metrics["final"]["eval_examples"],
         "selected_step": metrics.get("selected_step"),
@@ -138,8 +139,34 @@ def run_paper(
     machine: dict[str, Any] | None = None,
     log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
-    """Run every (cell, seed) not finished yet; rewrite the results after each run. Returns the
-    results dict (see `paper_markdown`)."""
+    """Run every (cell, seed) of preset ``name`` not finished yet, rewriting the results after
+    each run.
+
+    Args:
+        name: the preset (`relaxit.vae.presets.PRESETS`).
+        methods: method names (default: the preset's; ``["all"]``: every method that
+            supports the variant's latent).
+        variants: variant names (default: all the preset's).
+        steps: training steps per run (default: the paper's).
+        seeds: seeds per cell, ``0 .. seeds-1``.
+        resume: keep the finished runs of ``out/paper-NAME.json`` and continue the run in
+            progress from its checkpoint; without it an existing results file is an error.
+        out: results directory; the runs checkpoint under ``out/paper-runs/NAME/``.
+        eval_samples: importance samples of the final test bound (default: the paper's).
+        eval_examples: test images evaluated (default: all).
+        checkpoint_every: steps between checkpoints of the run in progress.
+        overrides: other `VAEConfig` settings for every run (each is listed as a deviation
+            where it changes a compared setting).
+        machine: `relaxit.bench.report.machine_info` of this session (command, CPU, threads).
+        log: progress lines (cell, seed, steps, ETA).
+
+    Returns:
+        The results dict written to ``paper-NAME.json``.
+
+    Raises:
+        ValueError: an unknown preset, variant or method, or an existing results file
+            without ``resume``.
+    """
     from relaxit.vae.train import CHECKPOINT, resolve, train
 
     if name not in PRESETS:

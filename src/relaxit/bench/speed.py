@@ -17,8 +17,9 @@ Each timed call builds the distribution from its parameters (as a training step 
 ``validate_args=False``. Candidates of a case are interleaved: each round times every candidate
 once with ``torch.utils.benchmark.Timer.blocked_autorange`` (its median over blocks), and a
 ratio is the median over rounds of the per-round ratio, so that slow drifts of a shared machine
-cancel. Estimators (when `relaxit.estimators` provides them) are timed as ``est(f, dist, n)`` +
-backward at VAE-sized batches, as a ratio to ``REINFORCE()`` with the same ``n``.
+cancel. Every registered estimator (`relaxit.estimators.registry`) is timed as
+``est(f, dist, n)`` + backward at VAE-sized batches, as a ratio to ``REINFORCE()`` with the same
+``n``.
 """
 
 from __future__ import annotations
@@ -39,10 +40,15 @@ from torch.utils.benchmark import Timer
 from relaxit import distributions as rd
 from relaxit.bench import floors
 from relaxit.bench.report import fmt, markdown_table
+from relaxit.estimators import BERNOULLI, CATEGORICAL
+from relaxit.estimators import registry as estimator_registry
 
 SOFT, ST, TOPK, CORRELATED, GAUSSIAN = "soft", "straight-through", "top-k", "correlated", "gaussian"
-TARGETS = {SOFT: 1.3, ST: 1.3, TOPK: 4.0, CORRELATED: 2.0, GAUSSIAN: 3.0}
-"""Target ratio of rsample + backward to the floor, per kind of class (issue 7)."""
+STRUCTURED = "structured"
+TARGETS = {SOFT: 1.3, ST: 1.3, CORRELATED: 2.0, GAUSSIAN: 3.0}
+"""Target ratio of rsample + backward to the floor, per kind of class (issue 7). Gumbel top-k:
+1 + K times the categorical floor (issue 16), set per case; structured classes: no target (their
+ratio to the categorical floor at the same size is reported)."""
 
 SIZES = {
     "full": {
@@ -52,6 +58,7 @@ SIZES = {
         "n": 4096,
         "topk_K": (1, 2, 5, 10),
         "topk_size": (512, 1024),
+        "structured": (512, 64),
     },
     "quick": {
         "elementwise": (8, 4),
@@ -60,6 +67,7 @@ SIZES = {
         "n": 8,
         "topk_K": (1, 2),
         "topk_size": (4, 6),
+        "structured": (4, 6),
     },
 }
 
@@ -332,12 +340,37 @@ def categorical_cases(b: int, k: int) -> list[Case]:
     ]
 
 
+def saved_tensor_bytes(fn: Fn) -> int:
+    """Bytes of the distinct tensors autograd saves for the backward pass while ``fn()`` runs."""
+    seen: dict[tuple[int, torch.dtype, tuple[int, ...]], int] = {}
+
+    def pack(t: torch.Tensor) -> torch.Tensor:
+        seen[(t.data_ptr(), t.dtype, tuple(t.shape))] = t.numel() * t.element_size()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        fn()
+    return sum(seen.values())
+
+
 def topk_cases(b: int, n: int, ks: tuple[int, ...]) -> list[Case]:
+    """Gumbel top-k against the categorical floor; target 1 + K (issue 16). The bytes saved
+    for backward are measured next to those of the step-by-step autograd graph of the same
+    relaxation (`relaxed_k_hot_functional`)."""
+    from relaxit.distributions._topk_relaxation import relaxed_k_hot_functional
+
     size = f"{b}x{n}"
     logits = _leaf(b, n)
     tau = _fixed(0.5)
     cases = []
     for k in ks:
+
+        def relaxit_fn(k: int = k) -> torch.Tensor:
+            return rd.GumbelSoftmaxTopK(logits=logits, K=k, tau=tau, validate_args=False).rsample()
+
+        def step_by_step(k: int = k) -> torch.Tensor:
+            return relaxed_k_hot_functional(logits + floors.gumbel(logits), 1 / tau, k)
+
         cases.append(
             Case(
                 f"GumbelSoftmaxTopK K={k} {size}",
@@ -346,18 +379,81 @@ def topk_cases(b: int, n: int, ks: tuple[int, ...]) -> list[Case]:
                 size,
                 "categorical floor",
                 {
-                    "relaxit": (
-                        lambda k=k: rd.GumbelSoftmaxTopK(
-                            logits=logits, K=k, tau=tau, validate_args=False
-                        ).rsample()
-                    ),
+                    "relaxit": relaxit_fn,
                     "categorical floor": lambda: floors.gumbel_softmax(logits, tau),
                 },
                 [logits],
-                extra={"K": k},
+                floor_target=1.0 + k,
+                extra={
+                    "K": k,
+                    "saved_bytes": saved_tensor_bytes(relaxit_fn),
+                    "saved_bytes_step_by_step": saved_tensor_bytes(step_by_step),
+                },
             )
         )
     return cases
+
+
+def structured_cases(b: int, n: int) -> list[Case]:
+    """KSubset (SIMPLE), PlackettLuce, gumbel_sinkhorn and neural_sort next to the categorical
+    floor at the same batch and number of items: what one structured sample costs in
+    Gumbel-Softmax samples. PlackettLuce has no rsample: sample + log_prob (score function)."""
+    from relaxit.structured import gumbel_sinkhorn, neural_sort
+
+    size = f"{b}x{n}"
+    logits = _leaf(b, n)
+    tau = _fixed(0.5)
+    side = max(2, math.isqrt(n))
+    square = _leaf(b, side, side)
+    floor = {"categorical floor": lambda: floors.gumbel_softmax(logits, tau)}
+    square_floor = {"categorical floor": lambda: floors.gumbel_softmax(square.reshape(b, -1), tau)}
+    k = max(1, n // 8)
+    return [
+        Case(
+            f"KSubset (SIMPLE) k={k} {size}",
+            "KSubset",
+            STRUCTURED,
+            size,
+            "categorical floor",
+            {"relaxit": lambda: rd.KSubset(logits, k, validate_args=False).rsample(), **floor},
+            [logits],
+        ),
+        Case(
+            f"PlackettLuce sample + log_prob {size}",
+            "PlackettLuce",
+            STRUCTURED,
+            size,
+            "categorical floor",
+            {
+                "relaxit": lambda: (d := rd.PlackettLuce(logits, validate_args=False)).log_prob(
+                    d.sample()
+                ),
+                **floor,
+            },
+            [logits],
+        ),
+        Case(
+            f"neural_sort (stochastic, hard) {size}",
+            "neural_sort",
+            STRUCTURED,
+            size,
+            "categorical floor",
+            {
+                "relaxit": lambda: neural_sort(logits + floors.gumbel(logits), tau, hard=True),
+                **floor,
+            },
+            [logits],
+        ),
+        Case(
+            f"gumbel_sinkhorn 20 iterations {b}x{side}x{side}",
+            "gumbel_sinkhorn",
+            STRUCTURED,
+            f"{b}x{side}x{side}",
+            "categorical floor",
+            {"relaxit": lambda: gumbel_sinkhorn(square, tau, n_iters=20), **square_floor},
+            [square],
+        ),
+    ]
 
 
 def correlated_cases(b: int, d: int) -> list[Case]:
@@ -442,28 +538,24 @@ def all_cases(quick: bool) -> list[Case]:
     for b, k in s["categorical"]:
         cases += categorical_cases(b, k)
     cases += topk_cases(*s["topk_size"], s["topk_K"])
+    cases += structured_cases(*s["structured"])
     cases += correlated_cases(s["elementwise"][0], s["D"])
     cases += gaussian_cases(s["n"], s["D"])
     return cases
 
 
-def estimator_cases(quick: bool) -> tuple[list[Case], str | None]:
+def estimator_cases(quick: bool) -> list[Case]:
     """``est(f, dist, n=2)`` + backward at VAE-sized batches (100 x 200 bits, 100 x 20 x 10),
     ``f`` a linear Bernoulli decoder's negative log-likelihood of fixed binary images; ratio to
-    ``REINFORCE()``. Returns the cases and, when the estimators are not available, why."""
-    try:
-        from relaxit import estimators as E
-
-        names = [n for n in ESTIMATORS if hasattr(E, "REINFORCE" if n == "NVIL" else n)]
-    except ImportError as err:
-        return [], f"relaxit.estimators not importable: {err}"
-    if "REINFORCE" not in names:
-        return [], "relaxit.estimators has no REINFORCE yet (the reference of this table)"
+    ``REINFORCE()``. Every entry of `relaxit.estimators.registry` that samples (not `Exact`:
+    2**200 states), supports the family and a joint of several variables (the decoder couples
+    all latents of an image), in its default configuration; a multi-sample bound
+    (``objective = "log-mean-exp"``, VIMCO) gets the log-weights ``log p(x|b) = -f``."""
     batch, pixels = (4, 6) if quick else (100, 784)
     cases = []
     for family, event in (
-        ("bernoulli", (3,) if quick else (200,)),
-        ("categorical", (2, 3) if quick else (20, 10)),
+        (BERNOULLI, (3,) if quick else (200,)),
+        (CATEGORICAL, (2, 3) if quick else (20, 10)),
     ):
         n_latent = math.prod(event)
         logits = _leaf(batch, *event)
@@ -477,24 +569,21 @@ def estimator_cases(quick: bool) -> tuple[list[Case], str | None]:
             )
 
         def make_dist(family=family, logits=logits):
-            if family == "bernoulli":
+            if family == BERNOULLI:
                 return torch.distributions.Bernoulli(logits=logits, validate_args=False)
             return torch.distributions.OneHotCategorical(logits=logits, validate_args=False)
 
         candidates: dict[str, Fn] = {}
-        for name in names:
-            est = _make_estimator(E, name, n_latent, event)
-            if est is None:
+        for entry in estimator_registry.entries(family=family, exact=False):
+            if not entry.joint_variables:
                 continue
-            if family == "categorical" and not getattr(est, "joint_variables", True):
-                continue  # f is per data point: its 20 categoricals form one joint variable
-            # a multi-sample bound (VIMCO) takes log-weights: log p(x|b)
+            est = entry.build()
+            n = max(2, est.min_samples)
             g = (lambda b, f=f: -f(b)) if est.objective == "log-mean-exp" else f
-            try:
-                est(g, make_dist(), 2)
-            except TypeError:  # family not supported by this estimator
-                continue
-            candidates[name] = lambda est=est, g=g, make_dist=make_dist: est(g, make_dist(), 2)
+            est(g, make_dist(), n)  # a first call: lazy parts (a RELAX control) are built
+            candidates[entry.name] = lambda est=est, g=g, make_dist=make_dist, n=n: est(
+                g, make_dist(), n
+            )
         size = f"{batch}x{'x'.join(map(str, event))}, n_samples=2"
         cases.append(
             Case(
@@ -502,58 +591,12 @@ def estimator_cases(quick: bool) -> tuple[list[Case], str | None]:
                 f"estimators ({family})",
                 "estimator",
                 size,
-                "REINFORCE",
+                "reinforce",
                 candidates,
                 [logits],
             )
         )
-    return cases, None
-
-
-ESTIMATORS = (
-    "REINFORCE",
-    "ARM",
-    "DisARM",
-    "REBAR",
-    "RELAX",
-    "StraightThrough",
-    "GumbelSoftmax",
-    "GumbelRao",
-    "ReinMax",
-    "GST",
-    "ZGR",
-    "MuProp",
-    "NVIL",
-    "VIMCO",
-    "ARMS",
-    "CARMS",
-    "ARSM",
-    "UnorderedSet",
-    "SumAndSample",
-    "Exact",
-)
-
-
-class _SumControl(torch.nn.Module):
-    """RELAX control for the speed table: a learnable linear function of the relaxed sample."""
-
-    def __init__(self, n_latent: int, n_batch_dims: int) -> None:
-        super().__init__()
-        self.w = torch.nn.Parameter(torch.zeros(n_latent))
-        self.skip = n_batch_dims
-
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return z.reshape(*z.shape[: self.skip], -1) @ self.w
-
-
-def _make_estimator(E: Any, name: str, n_latent: int, event: tuple[int, ...]) -> Any:
-    if name == "Exact":
-        return None  # 2**200 states: not a VAE-sized method
-    if name == "RELAX":
-        return E.RELAX(_SumControl(n_latent, 2))
-    if name == "NVIL":
-        return E.REINFORCE(baseline="learned")
-    return getattr(E, name)()
+    return cases
 
 
 def _timer(fn: Callable[[], Any], threads: int) -> Timer:
@@ -653,15 +696,30 @@ def run_speed(
     min_run_time: float | None = None,
     log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
-    """Time every case at each thread count; returns the results dict (see `speed_markdown`)."""
+    """Time every case at each thread count; returns the results dict (see `speed_markdown`).
+
+    ``Distribution``'s default ``validate_args`` is restored at the end: torch 2.13's
+    ``torch.compile`` replays a compiled ``Dist(..., validate_args=False)`` as a write to the
+    class default, which switched validation off for the rest of the process.
+    """
+    default_validation = torch.distributions.Distribution._validate_args
+    try:
+        return _run_speed(quick, threads, only, compile, rounds, min_run_time, log)
+    finally:
+        torch.distributions.Distribution.set_default_validate_args(default_validation)
+
+
+def _run_speed(quick, threads, only, compile, rounds, min_run_time, log) -> dict[str, Any]:
     threads = threads or sorted({1, torch.get_num_threads()})
     rounds = rounds or (1 if quick else 3)
     min_run_time = min_run_time or (0.01 if quick else 0.1)
     cases = all_cases(quick)
-    est_cases, est_note = estimator_cases(quick)
-    cases += est_cases
+    cases += estimator_cases(quick)
     if only:
-        cases = [c for c in cases if fnmatch.fnmatch(c.name.lower(), f"*{only.lower()}*")]
+        patterns = [p.strip().lower() for p in only.split(",") if p.strip()]
+        cases = [
+            c for c in cases if any(fnmatch.fnmatch(c.name.lower(), f"*{p}*") for p in patterns)
+        ]
     compiled: dict[str, dict[str, Any]] = {}
     results = []
     for case in cases:
@@ -688,8 +746,11 @@ def run_speed(
         "targets": TARGETS,
         "results": results,
         "compile": compiled,
-        "estimators_note": est_note,
     }
+
+
+def _mib(n: int | None) -> str:
+    return "-" if n is None else f"{n / 2**20:.1f}"
 
 
 def _r(res: dict[str, Any], mode: str, key: str, name: str) -> float | None:
@@ -710,8 +771,10 @@ def speed_markdown(data: dict[str, Any], machine: str, changes: str | None = Non
         "*vs built-in* is relaxit's time / the built-in's time (< 1: relaxit faster). "
         "*compiled gain* is eager time / `torch.compile`d time of the same rsample "
         "(+ backward). Targets (rsample + backward vs floor): soft and Gumbel-Softmax-type "
-        "1.3x, straight-through 1.3x, top-k K=5 4x the categorical floor, correlated 2x, "
-        "everything 3x.",
+        "1.3x, straight-through 1.3x, top-k 1 + K times the categorical floor, correlated 2x, "
+        "everything 3x; structured classes (KSubset, PlackettLuce, neural_sort, "
+        "gumbel_sinkhorn) have no target: their ratio to the categorical floor at the same size "
+        "says what one structured sample costs in Gumbel-Softmax samples.",
         "",
     ]
     results = [r for r in data["results"] if r["kind"] != "estimator"]
@@ -720,7 +783,9 @@ def speed_markdown(data: dict[str, Any], machine: str, changes: str | None = Non
         for r in (r for r in results if r["threads"] == n):
             ratio = _r(r, fb, "ratio_to_floor", "relaxit")
             target = r["target"]
-            met = "-" if ratio is None else ("yes" if ratio <= target else "**no**")
+            met = (
+                "-" if ratio is None or target is None else ("yes" if ratio <= target else "**no**")
+            )
             if r.get("reference"):
                 met = f"(reference: {ratio:.2f}x)" if ratio is not None else "-"
             builtins = "; ".join(
@@ -736,7 +801,7 @@ def speed_markdown(data: dict[str, Any], machine: str, changes: str | None = Non
             rows.append(
                 [
                     r["case"],
-                    f"{target:g}x",
+                    "-" if target is None else f"{target:g}x",
                     fmt(_r(r, "forward", "ratio_to_floor", "relaxit")),
                     fmt(ratio),
                     met,
@@ -770,15 +835,37 @@ def speed_markdown(data: dict[str, Any], machine: str, changes: str | None = Non
             "by K: linear in K means the ratio grows by a constant per K.",
             "",
         ]
-        rows = [[r["threads"], r["K"], fmt(_r(r, fb, "ratio_to_floor", "relaxit"))] for r in topk]
+        rows = [
+            [
+                r["threads"],
+                r["K"],
+                fmt(_r(r, fb, "ratio_to_floor", "relaxit")),
+                f"{1 + r['K']:g}x",
+                _mib(r.get("saved_bytes")),
+                _mib(r.get("saved_bytes_step_by_step")),
+            ]
+            for r in topk
+        ]
         lines += [
-            markdown_table(["threads", "K", "rsample+backward / categorical floor"], rows),
+            "Saved for backward: bytes of the tensors autograd keeps between rsample and "
+            "backward (`saved_tensor_bytes`), relaxit's fused step against the step-by-step "
+            "autograd graph of the same relaxation.",
+            "",
+            markdown_table(
+                [
+                    "threads",
+                    "K",
+                    "rsample+backward / categorical floor",
+                    "target",
+                    "saved for backward (MiB)",
+                    "step-by-step autograd (MiB)",
+                ],
+                rows,
+            ),
             "",
         ]
     est = [r for r in data["results"] if r["kind"] == "estimator"]
     lines += ["## Estimators (est(f, dist, n) + backward, ratio to REINFORCE)", ""]
-    if data.get("estimators_note"):
-        lines += [f"Not measured: {data['estimators_note']}.", ""]
     for r in est:
         rows = [[k, fmt(v)] for k, v in r[fb]["ratio_to_floor"].items()]
         lines += [

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import importlib
 from collections.abc import Sequence
+from types import ModuleType
 
-SUBCOMMANDS: tuple[str, ...] = ("vae", "laplace_bridge", "bench")
+from relaxit.cli import bench, laplace_bridge, select, vae
+
+SUBCOMMANDS: tuple[ModuleType, ...] = (vae, laplace_bridge, bench, select)
 """Modules of ``relaxit.cli`` that each define ``add_parser(subparsers)``; the parser they add
 sets ``func(args) -> int``."""
 
@@ -20,8 +22,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser.add_argument("--version", action="version", version=f"relaxit {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in SUBCOMMANDS:
-        importlib.import_module(f"relaxit.cli.{name}").add_parser(subparsers)
+    for module in SUBCOMMANDS:
+        module.add_parser(subparsers)
     return parser
 
 

@@ -215,3 +215,41 @@ def entries(
         and (unbiased is None or e.unbiased == unbiased)
         and (exact is None or e.exact == exact)
     ]
+
+
+def gallery_page(cls: type[Estimator]) -> str:
+    """The docs' gallery page of an estimator class, relative to ``docs/gallery/estimators/``:
+    its ``name`` with underscores (``straight-through`` -> ``straight_through.md``)."""
+    return cls.name.replace("-", "_") + ".md"
+
+
+_FAMILY_WORDS = {(BERNOULLI,): "Bernoulli", (CATEGORICAL,): "categorical"}
+
+
+def markdown_table(page_prefix: str = "docs/gallery/estimators/") -> str:
+    """The table of every registered estimator, one row per name, as the README and the docs'
+    gallery show it (``docs/scripts/update_tables.py`` writes it there; a test compares).
+
+    Args:
+        page_prefix: path from the page holding the table to the gallery's estimator pages.
+
+    Returns:
+        A Markdown table: name, configuration (linked to the class's gallery page),
+        families, unbiased, evaluations of ``f`` per sample ("varies" where it is not a
+        multiple of ``n_samples``: the class's page says how many), paper.
+    """
+    rows = [
+        "| name | configuration | families | unbiased | f evaluations per sample | paper |",
+        "|---|---|---|---|---|---|",
+    ]
+    for e in _REGISTRY.values():
+        families = _FAMILY_WORDS.get(tuple(e.families), "both")
+        unbiased = "exact" if e.exact else ("yes" if e.unbiased else "no")
+        if e.objective != "mean":
+            unbiased += f" (for the {e.objective} bound)"
+        evals = e.evaluations_per_sample
+        evals_text = str(evals) if evals is not None else "the support" if e.exact else "varies"
+        config = f"[`{e.config}`]({page_prefix}{gallery_page(e.cls)})"
+        cells = [f"`{e.name}`", config, families, unbiased, evals_text, e.paper]
+        rows.append("| " + " | ".join(cells) + " |")
+    return "\n".join(rows) + "\n"

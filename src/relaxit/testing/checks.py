@@ -127,6 +127,19 @@ def _representable(
     return y[ok.reshape(y.shape[0], -1).all(-1)]
 
 
+def quadrature_grid(
+    lo: torch.Tensor, hi: torch.Tensor, transform, free_shape: torch.Size
+) -> torch.Tensor:
+    """The 1-D unconstrained grid of the quadratures, ``(GRID_POINTS + W, *batch)``, sorted:
+    ``GRID_POINTS`` even points over ``[lo, hi]`` per batch element (fine where the samples
+    are) and the representable points of `wide_grid` (everywhere else)."""
+    batch = lo.shape
+    t = torch.linspace(0, 1, GRID_POINTS, dtype=lo.dtype).reshape(-1, *[1] * len(batch))
+    wide = _representable(wide_grid(lo.dtype), transform, batch, free_shape)
+    wide = wide.reshape(-1, *[1] * len(batch)).expand(-1, *batch)
+    return torch.cat([lo + (hi - lo) * t, wide]).sort(0).values
+
+
 def _seed(example: Example, salt: str) -> torch.Generator:
     return seeded(zlib.crc32(f"{example.name}/{salt}".encode()))
 
@@ -321,11 +334,7 @@ def _continuous_law_1d(example, dist, transform, samples, at_atom, atom_mass, te
     no_interior = interior.sum(0) == 0
     lo = torch.where(no_interior, -50.0, lo)
     hi = torch.where(no_interior, 50.0, hi)
-    t = torch.linspace(0, 1, GRID_POINTS, dtype=y.dtype).reshape(-1, *[1] * len(batch))
-    fitted = lo + (hi - lo) * t  # (G, *batch): fine where the samples are
-    wide = _representable(wide_grid(y.dtype), transform, batch, free_shape)
-    wide = wide.reshape(-1, *[1] * len(batch)).expand(-1, *batch)
-    grid = torch.cat([fitted, wide]).sort(0).values  # (G + W, *batch): and everywhere else
+    grid = quadrature_grid(lo, hi, transform, free_shape)  # (G + W, *batch)
     log_dens = _unconstrained_log_density(
         dist, transform, grid.reshape(grid.shape + free_shape)
     )  # (G, *batch)
@@ -632,12 +641,15 @@ def check_dtype_device(example: Example) -> None:
             except NotImplementedError:
                 continue
             assert v.dtype == dtype, f"{example.name}: {stat} has dtype {v.dtype}"
-    half = example.make(dtype=torch.float16)
-    xh = half.sample((64,))
-    assert xh.dtype in (torch.float16, _index_dtype(half)), (
-        f"{example.name}: float16 parameters gave {xh.dtype}"
-    )
-    assert bool(torch.isfinite(xh).all()), f"{example.name}: non-finite float16 samples"
+    half_params = example.build_params(dtype=torch.float16)
+    # A parameter beyond float16's range (alpha = e^50) becomes inf: an invalid parameter.
+    if all(bool(torch.isfinite(half_params[k]).all()) for k in example.float_param_names):
+        half = example.make(dtype=torch.float16)
+        xh = half.sample((64,))
+        assert xh.dtype in (torch.float16, _index_dtype(half)), (
+            f"{example.name}: float16 parameters gave {xh.dtype}"
+        )
+        assert bool(torch.isfinite(xh).all()), f"{example.name}: non-finite float16 samples"
 
     # Tensors created without an explicit device land on the default device. Making that
     # "meta" while the parameters live on the CPU turns any such tensor into a device mismatch.
@@ -686,8 +698,10 @@ def check_validation(example: Example) -> None:
         else:
             raise AssertionError(f"{example.name}: {name}={bad!r} was accepted")
     sig = inspect.signature(example.dist_class)
-    if "probs" in sig.parameters and "logits" in sig.parameters:
-        given = "probs" if "probs" in example.params else "logits"
+    given_pl = [k for k in ("probs", "logits") if k in example.params]
+    if "probs" in sig.parameters and "logits" in sig.parameters and given_pl:
+        # (an example may use a paper's alias instead, e.g. RebarRelaxation's theta)
+        given = given_pl[0]
         v = example.params[given]
         other = torch.sigmoid(v) if given == "logits" else v.clamp(1e-3, 1 - 1e-3).logit()
         both = {"probs": other, "logits": v} if given == "logits" else {"probs": v, "logits": other}

@@ -35,7 +35,7 @@ import numpy as np
 import torch
 from torch.distributions import Distribution, biject_to
 
-from relaxit.testing.checks import GRID_POINTS, _representable, _seed, wide_grid
+from relaxit.testing.checks import _seed, quadrature_grid
 from relaxit.testing.example import Example
 from relaxit.testing.stats import ALPHA, check_pvalue, named_check, t_pvalue
 
@@ -99,10 +99,7 @@ def _quadrature_gradient(
         std = torch.nan_to_num((hi - lo) / 4, nan=1.0).clamp(min=1e-3)
         lo = torch.where(torch.isfinite(lo), lo - 4 * std, -50.0)
         hi = torch.where(torch.isfinite(hi), hi + 4 * std, 50.0)
-    t = torch.linspace(0, 1, GRID_POINTS, dtype=torch.float64).reshape(-1, *[1] * len(batch))
-    wide = _representable(wide_grid(torch.float64), transform, batch, free_shape)
-    grid = torch.cat([lo + (hi - lo) * t, wide.reshape(-1, *[1] * len(batch)).expand(-1, *batch)])
-    grid = grid.sort(0).values.reshape(-1, *batch, *free_shape)
+    grid = quadrature_grid(lo, hi, transform, free_shape).reshape(-1, *batch, *free_shape)
     with torch.no_grad():  # keep the points where the density is finite for every element
         x = transform(grid)
         ok = torch.isfinite(dist.log_prob(x) + transform.log_abs_det_jacobian(grid, x))

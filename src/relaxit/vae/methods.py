@@ -13,6 +13,11 @@ P(b=1) = Phi(l)), ``hard-concrete`` uses log alpha = l with the symmetric stretc
 P(b=1) = sigmoid(l)), ``stochastic-times-smooth`` draws b ~ Bernoulli(sigmoid(l)) and feeds the
 decoder b*sigmoid(l) (Bengio et al.'s p is sigmoid(l)^2).
 
+The estimator methods are every entry of `relaxit.estimators.registry` (a registered estimator
+appears here without edits), under the registry's name except where ``VAE_NAMES`` keeps this
+command's earlier names; ``ESTIMATOR_SETTINGS`` holds the VAE's training settings for some of
+them (samples per item, temperature schedule, constructor arguments that need the latent size).
+
 ``exact`` (enumerating the support) is only allowed for latents with at most 2^12 states: with
 200 bits or 10^20 categorical configurations it is impossible; it is there as ground truth for
 tiny models.
@@ -21,150 +26,30 @@ tiny models.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 import torch.nn.functional as F
-from torch import nn
-from torch.distributions import Bernoulli, OneHotCategorical
+
+from relaxit.distributions import (
+    DecoupledStraightThroughGumbelSoftmax,
+    GaussianRelaxedBernoulli,
+    HardConcrete,
+    RebarRelaxation,
+    RelaxedBernoulli,
+    RelaxedBernoulliStraightThrough,
+    RelaxedOneHotCategorical,
+    RelaxedOneHotCategoricalStraightThrough,
+    StochasticTimesSmooth,
+    StraightThroughBernoulli,
+)
+from relaxit.estimators import BERNOULLI, CATEGORICAL, LearnedBaseline, RelaxControl, registry
+from relaxit.estimators.registry import RegisteredEstimator
+from relaxit.vae.objectives import Estimated, LatentObjective, Relaxation
 
 EXACT_MAX_STATES = 2**12
-
-NLL = Callable[[torch.Tensor], torch.Tensor]
-"""Maps latents (S, B, *latent_shape) to -log p(x|z) of shape (S, B)."""
-
-
-class LatentObjective(nn.Module):
-    """Per-example training loss E_q[-log p(x|b)] of one method, shape (B,), whose gradient with
-    respect to the encoder's logits is the method's estimator. Holds the estimator's state."""
-
-    def discrete_logits(self, logits: torch.Tensor) -> torch.Tensor:
-        """Logits of the discrete posterior q(b|x) that this method's samples threshold to."""
-        return logits
-
-    def forward(
-        self, logits: torch.Tensor, nll: NLL, n_samples: int, tau: float
-    ) -> torch.Tensor:  # pragma: no cover - abstract
-        raise NotImplementedError
-
-
-class Relaxation(LatentObjective):
-    """``z = dist(logits, tau).rsample((S,))`` fed to the decoder; the loss is the mean of
-    -log p(x|z) over the S samples."""
-
-    def __init__(
-        self,
-        make_dist: Callable[[torch.Tensor, torch.Tensor], Any],
-        to_discrete: Callable[[torch.Tensor], torch.Tensor] | None = None,
-    ):
-        super().__init__()
-        self.make_dist = make_dist
-        self.to_discrete = to_discrete
-
-    def discrete_logits(self, logits: torch.Tensor) -> torch.Tensor:
-        return logits if self.to_discrete is None else self.to_discrete(logits)
-
-    def forward(self, logits: torch.Tensor, nll: NLL, n_samples: int, tau: float) -> torch.Tensor:
-        temperature = torch.tensor(tau, dtype=logits.dtype, device=logits.device)
-        z = self.make_dist(logits, temperature).rsample((n_samples,))
-        return nll(z).mean(0)
-
-
-class Estimated(LatentObjective):
-    """``est(f, q, S)`` of ``relaxit.estimators`` with f = -log p(x|b) per sample and data item
-    (m = 1). The estimator's ``temperature``, when it has one, follows the annealing schedule.
-
-    An estimator with trainable parameters (REBAR's ``eta`` and ``log_temperature``, RELAX's
-    control network) is tuned as their papers do (Tucker et al. 2017 adapt eta and the
-    temperature online; Grathwohl et al. 2018, section 3.3): those parameters descend the
-    variance surrogate of
-    ``est.loss_and_variance``, while the model's parameters descend the loss, in one backward
-    pass (so that DistributedDataParallel sees every gradient): the returned loss carries the
-    extra term ``sum_p <p - p.detach(), dV/dp>``, zero in value, whose gradient is ``dV/dp`` for
-    the estimator's parameters and nothing for the rest.
-    """
-
-    def __init__(self, estimator: Any, latent: str, anneal: bool = True):
-        super().__init__()
-        self.estimator = estimator
-        self.latent = latent
-        self.anneal = anneal
-
-    @property
-    def multi_sample(self) -> bool:
-        """Whether the estimator trains a multi-sample bound (``objective == "log-mean-exp"``):
-        then ``f`` is given log-weights ``log p(x, b) - log q(b|x)`` and returns the bound."""
-        return getattr(self.estimator, "objective", "mean") == "log-mean-exp"
-
-    @property
-    def tuned(self) -> list[nn.Parameter]:
-        """The estimator's trainable parameters (none for most estimators)."""
-        if not isinstance(self.estimator, nn.Module):
-            return []
-        return [p for p in self.estimator.parameters() if p.requires_grad]
-
-    def forward(self, logits: torch.Tensor, nll: NLL, n_samples: int, tau: float) -> torch.Tensor:
-        if (
-            self.anneal
-            and hasattr(self.estimator, "temperature")
-            and not isinstance(self.estimator.temperature, torch.Tensor)
-        ):
-            self.estimator.temperature = tau
-        dist = (
-            Bernoulli(logits=logits)
-            if self.latent == "bernoulli"
-            else OneHotCategorical(logits=logits)
-        )
-        control = getattr(self.estimator, "control", None)
-        if isinstance(control, RelaxControl):
-            control.f = nll
-        tuned = self.tuned
-        if not (tuned and torch.is_grad_enabled()):
-            return self.estimator(nll, dist, n_samples)
-        loss, variance = self.estimator.loss_and_variance(nll, dist, n_samples)
-        grads = torch.autograd.grad(variance, tuned, retain_graph=True, allow_unused=True)
-        tuning = sum(
-            ((p - p.detach()) * g).sum() for p, g in zip(tuned, grads, strict=True) if g is not None
-        )
-        return loss + tuning
-
-
-class RelaxControl(nn.Module):
-    """RELAX's control variate as the paper builds it for its VAE experiments (Grathwohl et al.
-    2018, section 3.3): ``c(z) = f(z) + r(z)``, the objective at the relaxed latent plus a
-    one-hidden-layer MLP ``r`` of the flattened relaxed latent, (S, B, *latent_shape) -> (S, B).
-    ``f`` (this batch's -log p(x|.)) is bound by `Estimated` before each call; ``r`` starts at
-    zero, so the control starts as REBAR's with eta = 1."""
-
-    def __init__(self, n_latent: int, hidden: int = 50):
-        super().__init__()
-        self.net = nn.Sequential(nn.Linear(n_latent, hidden), nn.Tanh(), nn.Linear(hidden, 1))
-        nn.init.zeros_(self.net[-1].weight)
-        nn.init.zeros_(self.net[-1].bias)
-        self.f: NLL | None = None
-
-    def forward(self, z: torch.Tensor, *_: Any) -> torch.Tensor:
-        r = self.net(z.flatten(2)).squeeze(-1)
-        return r if self.f is None else self.f(z) + r
-
-
-def _lookup(module: str, name: str) -> Any:
-    import importlib
-
-    try:
-        return getattr(importlib.import_module(module), name)
-    except AttributeError:
-        raise ImportError(f"this method needs {module}.{name}, which is not available") from None
-
-
-def _dist(name: str) -> Any:
-    return _lookup("relaxit.distributions", name)
-
-
-def _est(name: str) -> Any:
-    return _lookup("relaxit.estimators", name)
 
 
 @dataclass(frozen=True)
@@ -209,32 +94,31 @@ class Method:
         )
 
 
-def _by_latent(bernoulli: str | None, categorical: str | None) -> Callable[[str, int], Relaxation]:
+def _by_latent(bernoulli: Any, categorical: Any) -> Callable[[str, int], Relaxation]:
     def build(latent: str, n_latent: int) -> Relaxation:
-        cls = _dist(bernoulli if latent == "bernoulli" else categorical)
+        cls = bernoulli if latent == BERNOULLI else categorical
         return Relaxation(lambda logits, tau: cls(tau, logits=logits))
 
     return build
 
 
 def _gaussian_gate(latent: str, n_latent: int, sigma: float = 0.5) -> Relaxation:
-    cls = _dist("GaussianRelaxedBernoulli")
     return Relaxation(
-        lambda logits, tau: cls(0.5 + sigma * logits, torch.full_like(logits, sigma)),
+        lambda logits, tau: GaussianRelaxedBernoulli(
+            0.5 + sigma * logits, torch.full_like(logits, sigma)
+        ),
         to_discrete=lambda logits: torch.special.log_ndtr(logits) - torch.special.log_ndtr(-logits),
     )
 
 
 def _hard_concrete(latent: str, n_latent: int) -> Relaxation:
-    cls = _dist("HardConcrete")
-    return Relaxation(lambda logits, tau: cls(logits.exp(), tau, 1.1, -0.1))
+    return Relaxation(lambda logits, tau: HardConcrete(logits.exp(), tau, 1.1, -0.1))
 
 
 def _stochastic_times_smooth(latent: str, n_latent: int) -> Relaxation:
-    cls = _dist("StochasticTimesSmooth")
     # p = sigmoid(l)^2 so that sqrt(p) = sigmoid(l); logit(p) computed without leaving log space.
     return Relaxation(
-        lambda logits, tau: cls(
+        lambda logits, tau: StochasticTimesSmooth(
             logits=2 * F.logsigmoid(logits)
             - F.logsigmoid(-logits)
             - torch.log1p(torch.sigmoid(logits))
@@ -243,48 +127,27 @@ def _stochastic_times_smooth(latent: str, n_latent: int) -> Relaxation:
 
 
 def _straight_through_bernoulli(latent: str, n_latent: int) -> Relaxation:
-    cls = _dist("StraightThroughBernoulli")
-    return Relaxation(lambda logits, tau: cls(logits=logits))
+    return Relaxation(lambda logits, tau: StraightThroughBernoulli(logits=logits))
 
 
 def _rebar_relaxation(latent: str, n_latent: int) -> Relaxation:
-    cls = _dist("RebarRelaxation")
-    return Relaxation(lambda logits, tau: cls(torch.sigmoid(logits), tau))
+    return Relaxation(lambda logits, tau: RebarRelaxation(torch.sigmoid(logits), tau))
 
 
 def _decoupled(latent: str, n_latent: int, tau_backward: float = 1.0) -> Relaxation:
-    cls = _dist("DecoupledStraightThroughGumbelSoftmax")
     return Relaxation(
-        lambda logits, tau: cls(tau, torch.full_like(tau, tau_backward), logits=logits)
+        lambda logits, tau: DecoupledStraightThroughGumbelSoftmax(
+            tau, torch.full_like(tau, tau_backward), logits=logits
+        )
     )
 
 
-def _estimator(name: str, **kwargs: Any) -> Callable[[str, int], Estimated]:
-    def build(latent: str, n_latent: int) -> Estimated:
-        return Estimated(_est(name)(**kwargs), latent)
-
-    return build
-
-
-def _relax(latent: str, n_latent: int) -> Estimated:
-    return Estimated(_est("RELAX")(RelaxControl(n_latent)), latent, anneal=False)
-
-
-def _nvil(latent: str, n_latent: int) -> Estimated:
-    baseline = _est("LearnedBaseline")(n_inputs=n_latent)
-    return Estimated(_est("REINFORCE")(baseline=baseline), latent)
-
-
-def _exact(latent: str, n_latent: int) -> Estimated:
-    return Estimated(_est("Exact")(), latent)
-
-
 NO_TAU: dict[str, Any] = {"uses_tau": False, "anneal_rate": 0.0}
-BOTH = ("bernoulli", "categorical")
-BERN = ("bernoulli",)
-CAT = ("categorical",)
+BOTH = (BERNOULLI, CATEGORICAL)
+BERN = (BERNOULLI,)
+CAT = (CATEGORICAL,)
 
-_ALL = [
+RELAXATIONS = [
     # --- relaxations: a reparametrized sample goes through the decoder
     Method(
         "gumbel-softmax",
@@ -292,7 +155,7 @@ _ALL = [
         BOTH,
         "RelaxedBernoulli / RelaxedOneHotCategorical",
         "Jang et al. 2017; Maddison et al. 2017",
-        _by_latent("RelaxedBernoulli", "RelaxedOneHotCategorical"),
+        _by_latent(RelaxedBernoulli, RelaxedOneHotCategorical),
     ),
     Method(
         "st-gumbel-softmax",
@@ -300,7 +163,7 @@ _ALL = [
         BOTH,
         "RelaxedBernoulliStraightThrough / RelaxedOneHotCategoricalStraightThrough",
         "Jang et al. 2017 (straight-through)",
-        _by_latent("RelaxedBernoulliStraightThrough", "RelaxedOneHotCategoricalStraightThrough"),
+        _by_latent(RelaxedBernoulliStraightThrough, RelaxedOneHotCategoricalStraightThrough),
     ),
     Method(
         "decoupled-st-gumbel-softmax",
@@ -356,210 +219,148 @@ _ALL = [
         _stochastic_times_smooth,
         **NO_TAU,
     ),
-    # --- estimators: the decoder sees exact discrete samples
-    Method(
-        "reinforce",
-        "estimator",
-        BOTH,
-        "REINFORCE(baseline='loo')",
-        "Williams 1992",
-        _estimator("REINFORCE", baseline="loo"),
-        n_samples=4,
-        **NO_TAU,
-    ),
-    Method("arm", "estimator", BERN, "ARM()", "Yin & Zhou 2019", _estimator("ARM"), **NO_TAU),
-    Method(
-        "disarm",
-        "estimator",
-        BERN,
-        "DisARM()",
-        "Dong, Mnih & Tucker 2020",
-        _estimator("DisARM"),
-        **NO_TAU,
-    ),
-    Method(
-        "arms",
-        "estimator",
-        BERN,
-        "ARMS()",
-        "Dimitriev & Zhou 2021",
-        _estimator("ARMS"),
-        n_samples=4,
-        **NO_TAU,
-    ),
-    Method(
-        "carms",
-        "estimator",
-        CAT,
-        "CARMS()",
-        "Dimitriev & Zhou 2021",
-        _estimator("CARMS"),
-        n_samples=4,
-        **NO_TAU,
-    ),
-    Method(
-        "arsm",
-        "estimator",
-        CAT,
-        "ARSM() (K(K-1)/2 + 1 = 46 evaluations per sample at K = 10)",
-        "Yin, Yue & Zhou 2019",
-        _estimator("ARSM"),
-        **NO_TAU,
-    ),
-    Method(
-        "rebar",
-        "estimator",
-        BOTH,
-        "REBAR(temperature=0.5, eta=1.0), both tuned",
-        "Tucker et al. 2017",
-        _estimator("REBAR", temperature=0.5, eta=1.0),
-        tau0=0.5,
-        tau_min=0.5,
-        anneal_rate=0.0,
-    ),
-    Method(
-        "relax",
-        "estimator",
-        BOTH,
-        "RELAX(control f(sigma(z)) + MLP, tuned)",
-        "Grathwohl et al. 2018",
-        _relax,
-        **NO_TAU,
-    ),
-    Method(
-        "straight-through",
-        "estimator",
-        BOTH,
-        "StraightThrough()",
-        "Bengio et al. 2013",
-        _estimator("StraightThrough"),
-        **NO_TAU,
-    ),
-    Method(
-        "gumbel-softmax-est",
-        "estimator",
-        BOTH,
-        "GumbelSoftmax(hard=False)",
-        "Jang et al. 2017; Maddison et al. 2017",
-        _estimator("GumbelSoftmax", hard=False),
-    ),
-    Method(
-        "st-gumbel-softmax-est",
-        "estimator",
-        BOTH,
-        "GumbelSoftmax(hard=True)",
-        "Jang et al. 2017",
-        _estimator("GumbelSoftmax", hard=True),
-    ),
-    Method(
-        "gumbel-rao",
-        "estimator",
-        BOTH,
-        "GumbelRao(n_rao=10)",
-        "Paulus et al. 2021",
-        _estimator("GumbelRao", n_rao=10),
-    ),
-    Method(
-        "gumbel-rao-100",
-        "estimator",
-        BOTH,
-        "GumbelRao(n_rao=100)",
-        "Paulus et al. 2021 (GR-MC100)",
-        _estimator("GumbelRao", n_rao=100),
-    ),
-    Method(
-        "gumbel-rao-1000",
-        "estimator",
-        BOTH,
-        "GumbelRao(n_rao=1000)",
-        "Paulus et al. 2021 (GR-MC1000)",
-        _estimator("GumbelRao", n_rao=1000),
-    ),
-    Method(
-        "reinmax",
-        "estimator",
-        BOTH,
-        "ReinMax()",
-        "Liu et al. 2023",
-        _estimator("ReinMax"),
-        tau0=1.0,
-        tau_min=1.0,
-        anneal_rate=0.0,
-    ),
-    Method(
-        "gst",
-        "estimator",
-        BOTH,
-        "GST(temperature=1.0, gap=1.0)",
-        "Fan et al. 2022",
-        _estimator("GST"),
-        tau0=1.0,
-        tau_min=1.0,
-        anneal_rate=0.0,
-    ),
-    Method("zgr", "estimator", BOTH, "ZGR()", "Shekhovtsov 2023", _estimator("ZGR"), **NO_TAU),
-    Method(
-        "muprop",
-        "estimator",
-        BOTH,
-        "MuProp()",
-        "Gu et al. 2016",
-        _estimator("MuProp"),
-        **NO_TAU,
-    ),
-    Method(
-        "nvil",
-        "estimator",
-        BOTH,
-        "REINFORCE(baseline=LearnedBaseline of the encoder's logits, tuned)",
-        "Mnih & Gregor 2014",
-        _nvil,
-        **NO_TAU,
-    ),
-    # --- the multi-sample (importance-weighted) bound: relaxit vae --objective iwae
-    Method(
-        "vimco",
-        "estimator",
-        BOTH,
-        "VIMCO() on log p(x,b) - log q(b|x)",
-        "Mnih & Rezende 2016",
-        _estimator("VIMCO"),
-        n_samples=5,
-        objective="iwae",
-        **NO_TAU,
-    ),
-    Method(
-        "reinforce-bound",
-        "estimator",
-        BOTH,
-        "VIMCO(baseline=None): REINFORCE on the bound",
-        "Mnih & Rezende 2016 (reference)",
-        _estimator("VIMCO", baseline=None),
-        n_samples=5,
-        objective="iwae",
-        **NO_TAU,
-    ),
-    Method(
-        "exact",
-        "estimator",
-        BOTH,
-        f"Exact() (at most {EXACT_MAX_STATES} latent states)",
-        "exhaustive enumeration",
-        _exact,
-        **NO_TAU,
-    ),
 ]
+"""Relaxations: a reparametrized sample goes through the decoder."""
 
-METHODS: dict[str, Method] = {m.name: m for m in _ALL}
+VAE_NAMES = {
+    "reinforce-loo": "reinforce",
+    "reinforce": "reinforce-no-baseline",
+    "gumbel-softmax": "gumbel-softmax-est",
+    "st-gumbel-softmax": "st-gumbel-softmax-est",
+}
+"""Registry name -> method name, where the method had another name before the registry (or
+where a relaxation has the registry's name)."""
+
+
+@dataclass(frozen=True)
+class EstimatorSettings:
+    """How the VAE trains with one registered estimator; ``None`` fields take the defaults of
+    `estimator_method` (at least the estimator's minimum samples, the `Method` schedule when
+    the estimator has a settable temperature, else none). ``kwargs`` replace the registered
+    constructor arguments; ``build_kwargs(n_latent)`` adds those that need the latent size."""
+
+    n_samples: int | None = None
+    tau: dict[str, float] | None = None
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    build_kwargs: Callable[[int], dict[str, Any]] | None = None
+    anneal: bool = True
+    note: str = ""
+    reference: str = ""
+
+
+ESTIMATOR_SETTINGS: dict[str, EstimatorSettings] = {
+    "reinforce-loo": EstimatorSettings(n_samples=4),
+    "rebar": EstimatorSettings(
+        tau={"tau0": 0.5, "tau_min": 0.5, "anneal_rate": 0.0}, note="eta and temperature tuned"
+    ),
+    "relax": EstimatorSettings(
+        build_kwargs=lambda n_latent: {"control": RelaxControl(n_latent)},
+        anneal=False,
+        note="control f(sigma(z)) + MLP, tuned",
+    ),
+    "reinmax": EstimatorSettings(tau={"tau0": 1.0, "tau_min": 1.0, "anneal_rate": 0.0}),
+    "arms": EstimatorSettings(n_samples=4),
+    "carms": EstimatorSettings(n_samples=4),
+    "arsm": EstimatorSettings(note="K(K-1)/2 + 1 = 46 evaluations per sample at K = 10"),
+    "gst": EstimatorSettings(tau={"tau0": 1.0, "tau_min": 1.0, "anneal_rate": 0.0}),
+    "nvil": EstimatorSettings(
+        build_kwargs=lambda n_latent: {"baseline": LearnedBaseline(n_inputs=n_latent)},
+        note="a LearnedBaseline of the encoder's logits, tuned",
+    ),
+    "vimco": EstimatorSettings(n_samples=5, note="on log p(x,b) - log q(b|x)"),
+    "reinforce-bound": EstimatorSettings(n_samples=5, note="REINFORCE on the bound"),
+    "exact": EstimatorSettings(note=f"at most {EXACT_MAX_STATES} latent states"),
+}
+"""The VAE's settings per registry name, where they differ from `estimator_method`'s defaults."""
+
+VAE_VARIANTS: dict[str, tuple[str, EstimatorSettings]] = {
+    "gumbel-rao-100": (
+        "gumbel-rao",
+        EstimatorSettings(kwargs={"n_rao": 100}, reference="GR-MC100"),
+    ),
+    "gumbel-rao-1000": (
+        "gumbel-rao",
+        EstimatorSettings(kwargs={"n_rao": 1000}, reference="GR-MC1000"),
+    ),
+}
+"""Methods of the VAE only (papers' settings): method name -> (registry name, settings); listed
+after the registry entry they vary."""
+
+
+def estimator_method(
+    entry: RegisteredEstimator, name: str | None = None, settings: EstimatorSettings | None = None
+) -> Method:
+    """The `Method` that trains with the registered estimator ``entry`` (under ``name``, default
+    the registry's name as `VAE_NAMES` maps it, with ``settings``, default the registry name's
+    entry of `ESTIMATOR_SETTINGS`)."""
+    s = settings or ESTIMATOR_SETTINGS.get(entry.name, EstimatorSettings())
+    configured = RegisteredEstimator(entry.name, entry.cls, {**entry.kwargs, **s.kwargs})
+    probe = configured.build()
+    settable_tau = hasattr(probe, "temperature") and not isinstance(probe.temperature, torch.Tensor)
+    if s.tau is not None:
+        schedule: dict[str, Any] = dict(s.tau)
+    else:
+        schedule = {} if settable_tau else dict(NO_TAU)
+
+    def build(latent: str, n_latent: int) -> Estimated:
+        kwargs = {} if s.build_kwargs is None else s.build_kwargs(n_latent)
+        return Estimated(configured.build(**kwargs), latent, anneal=s.anneal)
+
+    return Method(
+        name or VAE_NAMES.get(entry.name, entry.name),
+        "estimator",
+        entry.families,
+        configured.config + (f", {s.note}" if s.note else ""),
+        entry.paper + (f" ({s.reference})" if s.reference else ""),
+        build,
+        n_samples=s.n_samples or probe.min_samples,
+        objective="iwae" if entry.objective == "log-mean-exp" else "elbo",
+        **schedule,
+    )
+
+
+def all_methods() -> dict[str, Method]:
+    """Every method name -> `Method`: the relaxations, then every registered estimator (each
+    followed by its `VAE_VARIANTS`) that can train this VAE: its ``f`` is a function of the
+    joint of all of a data item's latents, so estimators of one variable per item
+    (``joint_variables = False``) are left out. Multi-sample bounds (``objective =
+    "log-mean-exp"``) train the importance-weighted bound (``relaxit vae --objective iwae``)."""
+    methods = list(RELAXATIONS)
+    for entry in registry.entries():
+        if not entry.joint_variables:
+            continue
+        methods.append(estimator_method(entry))
+        for name, (base, settings) in VAE_VARIANTS.items():
+            if base == entry.name:
+                methods.append(estimator_method(entry, name, settings))
+    return {m.name: m for m in methods}
+
+
+class _Methods(Mapping[str, Method]):
+    """A read-only mapping that reads `all_methods` at each access (so it follows the
+    estimator registry)."""
+
+    def __getitem__(self, name: str) -> Method:
+        return all_methods()[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(all_methods())
+
+    def __len__(self) -> int:
+        return len(all_methods())
+
+
+METHODS: Mapping[str, Method] = _Methods()
 """Every method name -> `Method`, in the order ``relaxit vae --list-methods`` prints them."""
 
 
 def get_method(name: str) -> Method:
     """The `Method` called ``name``; ``ValueError`` listing the valid names otherwise."""
+    methods = all_methods()
     try:
-        return METHODS[name]
+        return methods[name]
     except KeyError:
-        raise ValueError(f"unknown method {name!r}; valid methods: {', '.join(METHODS)}") from None
+        raise ValueError(f"unknown method {name!r}; valid methods: {', '.join(methods)}") from None
 
 
 def n_latent_states(latent: str, bits: int, n_vars: int, n_classes: int) -> float:

@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from relaxit.vae.methods import LatentObjective
+from relaxit.vae.objectives import LatentObjective
 
 
 def mlp(

@@ -431,8 +431,17 @@ PRESETS: dict[str, Preset] = {p.name: p for p in (JANG2017, GUMBEL_RAO2021, DISA
 
 
 def parse_preset(spec: str) -> tuple[Preset, str]:
-    """``NAME`` or ``NAME:VARIANT`` -> (preset, variant name); ``ValueError`` listing the valid
-    names otherwise."""
+    """Look up a preset and one of its variants.
+
+    Args:
+        spec: ``NAME`` (the preset's first variant) or ``NAME:VARIANT``.
+
+    Returns:
+        The `Preset` and the variant's name.
+
+    Raises:
+        ValueError: an unknown preset or variant, listing the valid names.
+    """
     name, _, variant = spec.partition(":")
     if name not in PRESETS:
         raise ValueError(f"unknown preset {name!r}; valid presets: {', '.join(PRESETS)}")
@@ -446,9 +455,21 @@ def parse_preset(spec: str) -> tuple[Preset, str]:
 
 
 def preset_config(spec: str, **overrides: Any) -> VAEConfig:
-    """The `VAEConfig` of preset ``spec`` (``NAME[:VARIANT]``), explicit ``overrides`` winning.
+    """The `VAEConfig` of a preset, explicit settings winning.
 
-    >>> c = preset_config("jang2017:categorical", steps=10)
+    Args:
+        spec: ``NAME`` or ``NAME:VARIANT`` (see `PRESETS`).
+        **overrides: `VAEConfig` fields that replace the preset's (``method`` also selects
+            the preset's per-method settings).
+
+    Returns:
+        The configuration, with ``preset`` recording ``NAME:VARIANT``.
+
+    Raises:
+        ValueError: an unknown preset, variant or setting name.
+
+    Examples:
+        >>> c = preset_config("jang2017:categorical", steps=10)
     >>> (c.n_vars, c.n_classes, c.hidden_sizes, c.lr_decay, c.steps, c.preset)
     (20, 10, '512,256', 0.9, 10, 'jang2017:categorical')
     """

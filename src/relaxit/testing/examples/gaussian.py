@@ -6,6 +6,14 @@ from relaxit.distributions import AVFMultivariateNormal, OMTMultivariateNormal
 from relaxit.testing.example import Example
 
 _TRIL_2 = torch.tensor([[1.0, 0.0], [0.6, 0.8]])
+_TRIL_4 = torch.tensor(
+    [
+        [1.0, 0.0, 0.0, 0.0],
+        [0.5, 0.9, 0.0, 0.0],
+        [-0.3, 0.4, 0.8, 0.0],
+        [0.7, -0.2, 0.3, 0.5],
+    ]
+)
 _BAD_TRIL_2 = torch.tensor([[1.0, 0.0], [0.6, -0.8]])
 
 EXAMPLES = (
@@ -19,6 +27,13 @@ EXAMPLES = (
         "OMTMultivariateNormal/D1-batched",
         OMTMultivariateNormal,
         {"loc": torch.tensor([[0.5], [-2.0]]), "scale_tril": torch.tensor([[[0.7]], [[1.5]]])},
+    ),
+    Example(
+        "OMTMultivariateNormal/D4-dense",
+        OMTMultivariateNormal,
+        # every pair of coordinates correlated, (0, 3) the most: the all-pairs statistics and
+        # the random-feature MMD of the sample-law check see a real dependence structure
+        {"loc": torch.tensor([0.0, 1.0, -1.0, 0.5]), "scale_tril": _TRIL_4},
     ),
     Example(
         "OMTMultivariateNormal/D6-batched",
