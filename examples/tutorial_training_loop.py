@@ -26,7 +26,7 @@ import torch
 from torch import nn
 from torch.distributions import Bernoulli
 
-from relaxit.estimators import REBAR, RELAX, DisARM, GumbelSoftmax, RelaxControl
+from relaxit.estimators import REBAR, REINFORCE, RELAX, DisARM, GumbelSoftmax, RelaxControl
 
 
 def make_data(n: int, dim: int, clusters: int, generator: torch.Generator) -> torch.Tensor:
@@ -70,6 +70,10 @@ def make_estimator(name: str, bits: int) -> nn.Module:
         return GumbelSoftmax(temperature=1.0, hard=True)
     if name == "disarm":
         return DisARM()
+    if name == "nvil":
+        # REINFORCE with a learned, input-dependent baseline (Mnih & Gregor 2014), trained on
+        # its own squared error through the same loss_and_variance call.
+        return REINFORCE(baseline="learned")
     raise ValueError(f"unknown estimator {name!r}")
 
 
@@ -78,13 +82,14 @@ def training_loss(model, estimator, x: torch.Tensor, n_samples: int) -> torch.Te
     dist = Bernoulli(logits=model.encoder(x))  # batch_shape (B, bits)
     f = model.objective(x)
     tuned = [p for p in estimator.parameters() if p.requires_grad]
-    if not tuned:  # REINFORCE, ARM, DisARM, Gumbel-Softmax, ...: just the estimator's loss
+    if not tuned:  # ARM, DisARM, Gumbel-Softmax, REINFORCE(baseline="loo"), ...: the loss only
         return estimator(f, dist, n_samples).mean()
-    # REBAR / RELAX: `variance` is a differentiable surrogate of the estimator's variance; its
-    # gradient w.r.t. the estimator's own parameters (eta, log_temperature, the control) tunes
-    # them. The extra term below is zero in value; its gradient is dV/dp for those parameters
-    # only, so one backward pass (and one optimizer) trains the model on the loss and the
-    # estimator on the variance (one backward also keeps DistributedDataParallel happy).
+    # REBAR / RELAX / NVIL: `variance` is a differentiable surrogate of the estimator's variance
+    # (NVIL: the baseline's squared error); its gradient w.r.t. the estimator's own parameters
+    # (eta, log_temperature, the control, the baseline) tunes them. The extra term below is zero
+    # in value; its gradient is dV/dp for those parameters only, so one backward pass (and one
+    # optimizer) trains the model on the loss and the estimator on the variance (one backward
+    # also keeps DistributedDataParallel happy).
     loss, variance = estimator.loss_and_variance(f, dist, n_samples)
     grads = torch.autograd.grad(variance, tuned, retain_graph=True, allow_unused=True)
     tuning = sum(
@@ -140,7 +145,9 @@ def train(
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--estimator", default="rebar", choices=["rebar", "relax", "gumbel-softmax", "disarm"]
+        "--estimator",
+        default="rebar",
+        choices=["rebar", "relax", "gumbel-softmax", "disarm", "nvil"],
     )
     parser.add_argument("--steps", type=int, default=400)
     parser.add_argument("--seed", type=int, default=0)

@@ -72,6 +72,8 @@ def test_bench_speed_compiled_variant(tmp_path):
         ]
     )
     assert rc == 0
+    # torch.compile of a validate_args=False construction must not leave validation off
+    assert torch.distributions.Distribution._validate_args
     data, md = _read(tmp_path, "speed")
     assert [r["class"] for r in data["results"]] == ["RebarRelaxation"]
     (entry,) = data["compile"].values()

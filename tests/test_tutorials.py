@@ -28,7 +28,7 @@ def test_every_tutorial_page_includes_a_tested_script():
         assert set(included) <= tested, f"{page.name}: {set(included) - tested} not tested"
 
 
-@pytest.mark.parametrize("estimator", ["rebar", "relax", "gumbel-softmax"])
+@pytest.mark.parametrize("estimator", ["rebar", "relax", "nvil", "gumbel-softmax"])
 def test_training_loop(estimator):
     tutorial = load("tutorial_training_loop")
     out = tutorial.train(estimator, steps=150, log_every=0)

@@ -6,23 +6,25 @@ import torch
 from torch.distributions.utils import lazy_property, logits_to_probs, probs_to_logits
 
 from relaxit._sampling import one_hot_argmax as one_hot_argmax  # the shared core
+from relaxit.distributions._params import float_params, probs_or_logits
 
 
 def logits_from(probs, logits, name: str) -> tuple[torch.Tensor, bool]:
-    """The one parameter given, as a tensor with a category dim, and whether it is ``probs``.
+    """The one parameter given, as a floating tensor with a category dim, and whether it is
+    ``probs``.
 
-    ``probs`` are renormalized over the last dim, as ``torch.distributions.Categorical`` does.
-    Raises ``ValueError`` naming ``name`` unless exactly one of the two is given with >= 1 dim.
+    ``probs`` are renormalized over the last dim, as ``torch.distributions.Categorical`` does;
+    integer/bool tensors are promoted to the default float dtype. Raises ``ValueError`` naming
+    ``name`` unless exactly one of the two is given with >= 1 dim and >= 1 category.
     """
-    if (probs is None) == (logits is None):
-        raise ValueError(f"{name}: pass exactly one of `probs` or `logits`")
-    is_probs = probs is not None
-    tensor = probs if is_probs else logits
-    if not torch.is_tensor(tensor):
-        tensor = torch.as_tensor(tensor, dtype=torch.get_default_dtype())
-    if tensor.dim() < 1:
-        which = "probs" if is_probs else "logits"
-        raise ValueError(f"{name}: `{which}` must have at least one dimension (categories)")
+    which, tensor = probs_or_logits(name, probs, logits)
+    is_probs = which == "probs"
+    (tensor,) = float_params(name, **{which: tensor}).values()
+    if tensor.dim() < 1 or tensor.shape[-1] < 1:
+        raise ValueError(
+            f"{name}: `{which}` must have a last dimension of at least one category, "
+            f"got shape {tuple(tensor.shape)}"
+        )
     if is_probs:
         tensor = tensor / tensor.sum(-1, keepdim=True)
     return tensor, is_probs

@@ -6,14 +6,23 @@ import math
 from typing import ClassVar
 
 import torch
-from pyro.distributions import TorchDistribution
 from pyro.distributions import constraints as pyro_constraints
 from torch.distributions import biject_to, constraints, transform_to
 from torch.distributions.multivariate_normal import _batch_mahalanobis
-from torch.distributions.utils import lazy_property
 from torch.special import ndtri
 
+from relaxit.distributions._bernoulli import BernoulliProbsOrLogits
 from relaxit.distributions._binary_concrete import binary_concrete_log_prob, clamp_open_unit
+from relaxit.distributions._numerics import compute_dtype
+from relaxit.distributions._params import (
+    CheckedDistribution,
+    broadcast_batch,
+    finite_positive,
+    finite_real_vector,
+    float_params,
+    probs_or_logits,
+    resolve_alias,
+)
 
 _SQRT_HALF = math.sqrt(0.5)
 CORRELATION_TOL = 1e-5
@@ -26,7 +35,7 @@ class _CorrelationMatrix(type(pyro_constraints.corr_matrix)):
     def check(self, value: torch.Tensor) -> torch.Tensor:
         symmetric = ((value - value.mT).abs() <= CORRELATION_TOL).flatten(-2).all(-1)
         unit_diagonal = ((value.diagonal(dim1=-2, dim2=-1) - 1).abs() <= CORRELATION_TOL).all(-1)
-        value = value.to(_compute_dtype(value.dtype))
+        value = value.to(compute_dtype(value.dtype))
         positive_definite = torch.linalg.cholesky_ex(value).info == 0
         return symmetric & unit_diagonal & positive_definite
 
@@ -35,11 +44,6 @@ correlation_matrix = _CorrelationMatrix()
 # Learnable in Pyro like Pyro's own ``corr_matrix`` (same unconstraining transform).
 transform_to.register(_CorrelationMatrix)(lambda c: transform_to(pyro_constraints.corr_matrix))
 biject_to.register(_CorrelationMatrix)(lambda c: biject_to(pyro_constraints.corr_matrix))
-
-
-def _compute_dtype(dtype: torch.dtype) -> torch.dtype:
-    """float16/bfloat16 lack CPU kernels for cholesky and ndtri: compute the Gaussian in float32."""
-    return torch.promote_types(dtype, torch.float32)
 
 
 def _logit_ndtr(x: torch.Tensor) -> torch.Tensor:
@@ -53,7 +57,7 @@ def _logit_ndtr(x: torch.Tensor) -> torch.Tensor:
     return torch.copysign(torch.log(2.0 - q) - q.log(), x)
 
 
-class CorrelatedRelaxedBernoulli(TorchDistribution):
+class CorrelatedRelaxedBernoulli(BernoulliProbsOrLogits, CheckedDistribution):
     r"""Relaxed Bernoulli gates correlated through a Gaussian copula.
 
     Lee, Imrie & van der Schaar (2022), "Self-Supervision Enhanced Feature Selection with
@@ -84,13 +88,17 @@ class CorrelatedRelaxedBernoulli(TorchDistribution):
     (``tiny``, ``1 - eps``): a finite value, never NaN.
 
     Args:
-        pi: gate probabilities, shape ``(..., D)``; ``pi`` in {0, 1} is clamped to
-            ``[eps, 1 - eps]`` like ``torch.distributions``' ``probs_to_logits``.
+        pi: gate probabilities, shape ``(..., D)`` (the paper's name for ``probs``); ``pi`` in
+            {0, 1} is clamped to ``[eps, 1 - eps]`` like ``torch.distributions``'
+            ``probs_to_logits``.
         R: correlation matrix, shape ``(..., D, D)``: symmetric, unit diagonal, positive
             definite (a ``ValueError`` naming ``R`` otherwise; positive definiteness is always
             checked, the rest when validating). Its symmetric part ``(R + R^T)/2`` is used, so
             gradients w.r.t. ``R`` are symmetric.
-        tau: temperature ``> 0``, one per gate vector: a number or shape ``batch_shape``.
+        tau: temperature ``> 0`` (finite), one per gate vector: a number or shape
+            ``batch_shape`` (the paper's name for ``temperature``).
+        temperature: same as ``tau`` (give one of the two).
+        probs: same as ``pi``; or give ``logits`` (``logit(pi)``, finite) instead.
 
     ``batch_shape`` broadcasts ``pi.shape[:-1]``, ``R.shape[:-2]`` and ``tau.shape``;
     ``event_shape`` is ``(D,)``.
@@ -102,40 +110,61 @@ class CorrelatedRelaxedBernoulli(TorchDistribution):
         >>> z = d.rsample((7,))
         >>> z.shape, d.log_prob(z).shape
         (torch.Size([7, 2]), torch.Size([7]))
+        >>> CorrelatedRelaxedBernoulli(logits=torch.zeros(2), R=R, temperature=0.5).batch_shape
+        torch.Size([])
     """
 
     arg_constraints: ClassVar[dict[str, constraints.Constraint]] = {
-        "pi": constraints.independent(constraints.unit_interval, 1),
+        "probs": constraints.independent(constraints.unit_interval, 1),
+        "logits": finite_real_vector,
         "R": correlation_matrix,
-        "tau": constraints.positive,
+        "temperature": finite_positive,
+        # the paper's names, as aliases (checked under the name the user passed)
+        "pi": constraints.independent(constraints.unit_interval, 1),
+        "tau": finite_positive,
     }
     support = constraints.independent(constraints.unit_interval, 1)
     has_rsample = True
 
     def __init__(
         self,
-        pi: torch.Tensor,
-        R: torch.Tensor,
-        tau: torch.Tensor | float,
+        pi: torch.Tensor | None = None,
+        R: torch.Tensor | None = None,
+        tau: torch.Tensor | float | None = None,
         validate_args: bool | None = None,
+        *,
+        temperature: torch.Tensor | float | None = None,
+        probs: torch.Tensor | None = None,
+        logits: torch.Tensor | None = None,
     ) -> None:
-        pi = torch.as_tensor(pi)
-        R = torch.as_tensor(R, dtype=pi.dtype, device=pi.device)
-        tau = torch.as_tensor(tau, dtype=pi.dtype, device=pi.device)
-        if pi.dim() < 1 or R.dim() < 2 or R.shape[-1] != R.shape[-2] or R.shape[-1] != pi.shape[-1]:
+        owner = type(self).__name__
+        temperature, t_name = resolve_alias(owner, "temperature", temperature, "tau", tau)
+        probs, p_name = resolve_alias(owner, "probs", probs, "pi", pi, default=None)
+        which, param = probs_or_logits(owner, probs, logits)
+        if R is None:
+            raise ValueError(f"{owner}: the correlation matrix `R` is required")
+        shown = p_name if which == "probs" else "logits"
+        params = float_params(owner, **{shown: param, "R": R, t_name: temperature})
+        p, t = params[shown], params[t_name]
+        R = params["R"].to(dtype=p.dtype)
+        if p.dim() < 1 or R.dim() < 2 or R.shape[-1] != R.shape[-2] or R.shape[-1] != p.shape[-1]:
             raise ValueError(
-                f"R must have shape (..., D, D) and pi shape (..., D) with the same D; got "
-                f"pi {tuple(pi.shape)} and R {tuple(R.shape)}"
+                f"{owner}: `R` must have shape (..., D, D) and `{shown}` shape (..., D) with the "
+                f"same D; got {shown} {tuple(p.shape)} and R {tuple(R.shape)}"
             )
-        d = pi.shape[-1]
-        batch_shape = torch.broadcast_shapes(pi.shape[:-1], R.shape[:-2], tau.shape)
-        self.pi = pi.expand((*batch_shape, d))
+        d = p.shape[-1]
+        batch_shape = broadcast_batch(
+            owner,
+            {f"{shown}[..., :-1]": p.shape[:-1], "R[..., :-2]": R.shape[:-2], t_name: t.shape},
+        )
+        self._store_probs_or_logits(which, p.expand((*batch_shape, d)))
         self.R = R  # not expanded: validation and cholesky see each distinct R once
-        self.tau = tau.expand(batch_shape)
-        super().__init__(batch_shape, torch.Size([d]), validate_args=validate_args)
+        self.temperature = t.expand(batch_shape)
+        names = {"temperature": t_name, "probs": p_name}
+        self._init_checked(batch_shape, torch.Size([d]), validate_args=validate_args, names=names)
         # The symmetric part (equal to R when R is valid) makes the gradient w.r.t. R symmetric.
         symmetric = 0.5 * (R + R.mT)
-        scale_tril, info = torch.linalg.cholesky_ex(symmetric.to(_compute_dtype(R.dtype)))
+        scale_tril, info = torch.linalg.cholesky_ex(symmetric.to(compute_dtype(R.dtype)))
         if bool((info != 0).any()):
             raise ValueError("R must be a positive-definite correlation matrix (cholesky failed)")
         self._scale_tril = scale_tril  # R's own batch shape: broadcasts, never copied
@@ -144,22 +173,26 @@ class CorrelatedRelaxedBernoulli(TorchDistribution):
         new = self._get_checked_instance(CorrelatedRelaxedBernoulli, _instance)
         batch_shape = torch.Size(batch_shape)
         d = self.event_shape
-        new.pi = self.pi.expand(batch_shape + d)
+        self._expand_probs_or_logits(new, batch_shape + d)
         new.R = self.R
-        new.tau = self.tau.expand(batch_shape)
+        new.temperature = self.temperature.expand(batch_shape)
         new._scale_tril = self._scale_tril
-        super(CorrelatedRelaxedBernoulli, new).__init__(batch_shape, d, validate_args=False)
-        new._validate_args = self._validate_args
+        new._init_expanded(batch_shape, d, self._validate_args)
         return new
 
-    @lazy_property
-    def logits(self) -> torch.Tensor:
-        """``logit(pi)``, shape ``batch_shape + (D,)``."""
-        return torch.logit(self.pi, eps=torch.finfo(self.pi.dtype).eps)
+    @property
+    def pi(self) -> torch.Tensor:
+        """The paper's name for ``probs``, shape ``batch_shape + (D,)``."""
+        return self.probs
+
+    @property
+    def tau(self) -> torch.Tensor:
+        """The paper's name for ``temperature``, shape ``batch_shape``."""
+        return self.temperature
 
     def rsample(self, sample_shape: torch.Size = torch.Size()) -> torch.Tensor:
         shape = self._extended_shape(sample_shape)
-        dtype = self.pi.dtype
+        dtype = self._param.dtype
         scale_tril = self._scale_tril
         eps = torch.randn(shape, dtype=scale_tril.dtype, device=scale_tril.device)
         if scale_tril.dim() == 2:  # one R for the whole batch: a single matrix product
@@ -167,16 +200,20 @@ class CorrelatedRelaxedBernoulli(TorchDistribution):
         else:
             x = (scale_tril @ eps.unsqueeze(-1)).squeeze(-1)
         logit_u = _logit_ndtr(x).to(dtype)
-        z = torch.sigmoid((self.logits + logit_u) / self.tau.unsqueeze(-1))
+        z = torch.sigmoid((self.logits + logit_u) / self.temperature.unsqueeze(-1))
         return clamp_open_unit(z)
 
     def log_prob(self, value: torch.Tensor) -> torch.Tensor:
         if self._validate_args:
             self._validate_sample(value)
-        value = clamp_open_unit(value)  # exactly 0 or 1: the density at tiny / 1 - eps, not NaN
-        tau = self.tau.unsqueeze(-1)
-        marginals = binary_concrete_log_prob(value, self.logits, tau).sum(-1)
-        logit_u = tau * (value.log() - torch.log1p(-value)) - self.logits
+        # float16/bfloat16 (no CPU ndtri kernel) are computed in float32 and rounded back.
+        out_dtype = torch.promote_types(value.dtype, self.logits.dtype)
+        dtype = compute_dtype(out_dtype)
+        tau = self.temperature.unsqueeze(-1).to(dtype)
+        logits = self.logits.to(dtype)
+        value = clamp_open_unit(value.to(dtype))  # exactly 0 or 1: the density at tiny / 1 - eps
+        marginals = binary_concrete_log_prob(value, logits, tau).sum(-1)
+        logit_u = tau * (value.log() - torch.log1p(-value)) - logits
         # x = Phi^{-1}(sigmoid(y)) from the lower tail, where sigmoid is accurate; the clamp
         # keeps x finite for |y| beyond the dtype's range (~ +-87 in float32).
         tail = ndtri(torch.sigmoid(-logit_u.abs()).clamp(min=torch.finfo(value.dtype).tiny))
@@ -185,4 +222,4 @@ class CorrelatedRelaxedBernoulli(TorchDistribution):
         mahalanobis = _batch_mahalanobis(scale_tril, x)  # x^T R^{-1} x, L broadcast, not copied
         half_log_det = scale_tril.diagonal(dim1=-2, dim2=-1).log().sum(-1)
         copula = -half_log_det - 0.5 * (mahalanobis - x.square().sum(-1))
-        return marginals + copula
+        return (marginals + copula).to(out_dtype)

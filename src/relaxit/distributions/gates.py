@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 import math
-from numbers import Number
 from typing import ClassVar
 
 import torch
-from pyro.distributions import TorchDistribution
 from torch.distributions import constraints
-from torch.distributions.utils import broadcast_all, lazy_property
+from torch.distributions.utils import lazy_property
 from torch.special import log_ndtr, ndtr
 
 from relaxit.distributions._binary_concrete import logistic_log_density_sum, logistic_noise
+from relaxit.distributions._numerics import compute_dtype
+from relaxit.distributions._params import (
+    CheckedDistribution,
+    broadcast_batch,
+    finite,
+    finite_positive,
+    finite_real,
+    float_params,
+    resolve_alias,
+)
 
 _HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
 
@@ -27,7 +35,7 @@ def _atom_log_prob(
     return torch.where(value == 0, log_mass_at_0, torch.where(value == 1, log_mass_at_1, interior))
 
 
-class GaussianRelaxedBernoulli(TorchDistribution):
+class GaussianRelaxedBernoulli(CheckedDistribution):
     r"""Gaussian-based stochastic gate: a Gaussian clamped to [0, 1].
 
     Yamada, Lindenbaum, Negahban & Kluger (2020), "Feature Selection using Stochastic Gates"
@@ -51,8 +59,8 @@ class GaussianRelaxedBernoulli(TorchDistribution):
     clamps ``mu + 0.5 + sigma eps`` instead, i.e. its ``mu`` is this ``loc - 0.5``.
 
     Args:
-        loc: gate mean ``mu``, any shape.
-        scale: noise level ``sigma > 0`` (the paper fixes 0.5), broadcast with ``loc``.
+        loc: gate mean ``mu`` (finite), any shape.
+        scale: noise level ``sigma > 0`` (finite; the paper fixes 0.5), broadcast with ``loc``.
 
     Samples have shape ``sample_shape + broadcast(loc, scale).shape``; event_shape is ``()``.
 
@@ -66,8 +74,8 @@ class GaussianRelaxedBernoulli(TorchDistribution):
     """
 
     arg_constraints: ClassVar[dict[str, constraints.Constraint]] = {
-        "loc": constraints.real,
-        "scale": constraints.positive,
+        "loc": finite_real,
+        "scale": finite_positive,
     }
     support = constraints.unit_interval
     has_rsample = True
@@ -78,20 +86,18 @@ class GaussianRelaxedBernoulli(TorchDistribution):
         scale: torch.Tensor | float,
         validate_args: bool | None = None,
     ) -> None:
-        self.loc, self.scale = broadcast_all(loc, scale)
-        if isinstance(loc, Number) and isinstance(scale, Number):
-            batch_shape = torch.Size()
-        else:
-            batch_shape = self.loc.shape
-        super().__init__(batch_shape, validate_args=validate_args)
+        owner = type(self).__name__
+        params = float_params(owner, loc=loc, scale=scale)
+        batch_shape = broadcast_batch(owner, {k: v.shape for k, v in params.items()})
+        self.loc, self.scale = (v.expand(batch_shape) for v in params.values())
+        self._init_checked(batch_shape, validate_args=validate_args)
 
     def expand(self, batch_shape, _instance=None):
         new = self._get_checked_instance(GaussianRelaxedBernoulli, _instance)
         batch_shape = torch.Size(batch_shape)
         new.loc = self.loc.expand(batch_shape)
         new.scale = self.scale.expand(batch_shape)
-        super(GaussianRelaxedBernoulli, new).__init__(batch_shape, validate_args=False)
-        new._validate_args = self._validate_args
+        new._init_expanded(batch_shape, torch.Size(), self._validate_args)
         return new
 
     def rsample(self, sample_shape: torch.Size = torch.Size()) -> torch.Tensor:
@@ -102,12 +108,15 @@ class GaussianRelaxedBernoulli(TorchDistribution):
     def log_prob(self, value: torch.Tensor) -> torch.Tensor:
         if self._validate_args:
             self._validate_sample(value)
-        loc, scale = self.loc, self.scale
+        # float16/bfloat16 (no CPU log_ndtr kernel) are computed in float32 and rounded back.
+        out_dtype = torch.promote_types(value.dtype, self.loc.dtype)
+        dtype = compute_dtype(out_dtype)
+        loc, scale, value = self.loc.to(dtype), self.scale.to(dtype), value.to(dtype)
         z = (value - loc) / scale
         interior = -0.5 * z * z - scale.log() - _HALF_LOG_2PI
         return _atom_log_prob(
             value, log_ndtr(-loc / scale), log_ndtr((loc - 1.0) / scale), interior
-        )
+        ).to(out_dtype)
 
     def prob_nonzero(self) -> torch.Tensor:
         """``P(z != 0) = Phi(mu/sigma)``: the paper's expected-L0 regularizer, differentiable."""
@@ -147,7 +156,7 @@ class GaussianRelaxedBernoulli(TorchDistribution):
         return (second - self.mean**2).clamp(min=0.0)
 
 
-class HardConcrete(TorchDistribution):
+class HardConcrete(CheckedDistribution):
     r"""Hard Concrete gate: a stretched Binary Concrete clamped to [0, 1].
 
     Louizos, Welling & Kingma (2018), "Learning Sparse Neural Networks through L0
@@ -177,10 +186,11 @@ class HardConcrete(TorchDistribution):
     ``clamp(sigmoid(log alpha)(xi - gamma) + gamma, 0, 1)`` (eq. 13). The mean has no closed form.
 
     Args:
-        alpha: location ``alpha > 0``, any shape.
-        beta: temperature ``beta > 0``, broadcast with ``alpha`` (number or tensor).
-        xi: upper end of the stretch interval, ``xi > 1``.
-        gamma: lower end of the stretch interval, ``gamma < 0``.
+        alpha: location ``alpha > 0`` (finite), any shape.
+        beta: temperature ``beta > 0`` (finite), broadcast with ``alpha`` (number or tensor).
+        xi: upper end of the stretch interval, ``xi > 1`` (finite).
+        gamma: lower end of the stretch interval, ``gamma < 0`` (finite).
+        temperature: keyword-only alias of ``beta`` (give one of the two).
 
     Samples have shape ``sample_shape + batch_shape``; event_shape is ``()``.
 
@@ -195,10 +205,11 @@ class HardConcrete(TorchDistribution):
     """
 
     arg_constraints: ClassVar[dict[str, constraints.Constraint]] = {
-        "alpha": constraints.positive,
-        "beta": constraints.positive,
-        "xi": constraints.greater_than(1.0),
-        "gamma": constraints.less_than(0.0),
+        "alpha": finite_positive,
+        "beta": finite_positive,
+        "xi": finite(constraints.greater_than(1.0)),
+        "gamma": finite(constraints.less_than(0.0)),
+        "temperature": finite_positive,  # alias of beta
     }
     support = constraints.unit_interval
     has_rsample = True
@@ -206,25 +217,35 @@ class HardConcrete(TorchDistribution):
     def __init__(
         self,
         alpha: torch.Tensor | float,
-        beta: torch.Tensor | float = 2.0 / 3.0,
+        beta: torch.Tensor | float | None = None,
         xi: torch.Tensor | float = 1.1,
         gamma: torch.Tensor | float = -0.1,
         validate_args: bool | None = None,
+        *,
+        temperature: torch.Tensor | float | None = None,
     ) -> None:
-        self.alpha, self.beta, self.xi, self.gamma = broadcast_all(alpha, beta, xi, gamma)
-        if all(isinstance(p, Number) for p in (alpha, beta, xi, gamma)):
-            batch_shape = torch.Size()
-        else:
-            batch_shape = self.alpha.shape
-        super().__init__(batch_shape, validate_args=validate_args)
+        owner = type(self).__name__
+        beta, beta_name = resolve_alias(
+            owner, "beta", beta, "temperature", temperature, default=2.0 / 3.0
+        )
+        params = float_params(owner, alpha=alpha, beta=beta, xi=xi, gamma=gamma)
+        names = {"beta": beta_name}
+        batch_shape = broadcast_batch(owner, {names.get(k, k): v.shape for k, v in params.items()})
+        expanded = (v.expand(batch_shape) for v in params.values())
+        self.alpha, self.beta, self.xi, self.gamma = expanded
+        self._init_checked(batch_shape, validate_args=validate_args, names=names)
+
+    @property
+    def temperature(self) -> torch.Tensor:
+        """The Binary Concrete temperature ``beta`` (``temperature=`` is accepted for it)."""
+        return self.beta
 
     def expand(self, batch_shape, _instance=None):
         new = self._get_checked_instance(HardConcrete, _instance)
         batch_shape = torch.Size(batch_shape)
         for name in ("alpha", "beta", "xi", "gamma"):
             setattr(new, name, getattr(self, name).expand(batch_shape))
-        super(HardConcrete, new).__init__(batch_shape, validate_args=False)
-        new._validate_args = self._validate_args
+        new._init_expanded(batch_shape, torch.Size(), self._validate_args)
         return new
 
     @lazy_property

@@ -16,6 +16,9 @@ from torch.autograd.function import once_differentiable
 from torch.distributions import constraints
 from torch.distributions.utils import _standard_normal
 
+from relaxit.distributions._numerics import compute_dtype
+from relaxit.distributions._params import finite, finite_real_vector, float_params
+
 
 def _outer_sum(a: torch.Tensor, b: torch.Tensor, n_sample_dims: int) -> torch.Tensor:
     """``sum_j a_j b_j^T`` over the leading sample dims: (*S, *batch, D) x2 -> (*batch, D, D)."""
@@ -97,8 +100,8 @@ class _AVFSample(torch.autograd.Function):
 
 class _BatchedMVN(MultivariateNormal):
     arg_constraints: ClassVar[dict[str, constraints.Constraint]] = {
-        "loc": constraints.real_vector,
-        "scale_tril": constraints.lower_cholesky,
+        "loc": finite_real_vector,
+        "scale_tril": finite(constraints.lower_cholesky),
     }
 
     def __init__(self, loc, scale_tril, validate_args=None):
@@ -107,6 +110,7 @@ class _BatchedMVN(MultivariateNormal):
             raise ValueError(f"{name}: loc must be a tensor of shape (..., D)")
         if not torch.is_tensor(scale_tril) or scale_tril.dim() < 2:
             raise ValueError(f"{name}: scale_tril must be a tensor of shape (..., D, D)")
+        loc, scale_tril = float_params(name, loc=loc, scale_tril=scale_tril).values()
         if scale_tril.shape[-2:] != (loc.shape[-1], loc.shape[-1]):
             raise ValueError(
                 f"{name}: scale_tril shape {tuple(scale_tril.shape)} does not match loc shape "
@@ -124,6 +128,19 @@ class _BatchedMVN(MultivariateNormal):
     def expand(self, batch_shape, _instance=None):
         new = self._get_checked_instance(_BatchedMVN, _instance)
         return super().expand(batch_shape, _instance=new)
+
+    def log_prob(self, value: torch.Tensor) -> torch.Tensor:
+        """``MultivariateNormal.log_prob``; float16/bfloat16 (no CPU triangular-solve kernel)
+        are computed in float32 and rounded back."""
+        dtype = compute_dtype(self.loc.dtype)
+        if dtype == self.loc.dtype:
+            return super().log_prob(value)
+        if self._validate_args:
+            self._validate_sample(value)
+        full = MultivariateNormal(
+            self.loc.to(dtype), scale_tril=self._unbroadcasted_scale_tril.to(dtype)
+        )
+        return full.log_prob(value.to(dtype)).to(self.loc.dtype)
 
     def _batched_params(self) -> tuple[torch.Tensor, torch.Tensor]:
         d = self.event_shape[0]
@@ -194,7 +211,7 @@ class AVFMultivariateNormal(_BatchedMVN):
 
     arg_constraints: ClassVar[dict[str, constraints.Constraint]] = {
         **_BatchedMVN.arg_constraints,
-        "control_var": constraints.independent(constraints.real, 3),
+        "control_var": finite(constraints.independent(constraints.real, 3)),
     }
 
     def __init__(self, loc, scale_tril, control_var, validate_args=None):
@@ -209,7 +226,7 @@ class AVFMultivariateNormal(_BatchedMVN):
                 f"AVFMultivariateNormal: control_var must have shape (2, L, D) with D = "
                 f"loc.shape[-1], got {shape}"
             )
-        self.control_var = control_var
+        self.control_var = float_params(type(self).__name__, control_var=control_var)["control_var"]
         super().__init__(loc, scale_tril, validate_args=validate_args)
 
     def expand(self, batch_shape, _instance=None):

@@ -5,14 +5,22 @@ from __future__ import annotations
 from typing import ClassVar
 
 import torch
-from pyro.distributions import TorchDistribution
 from torch.distributions import Distribution, constraints
 
 from relaxit.distributions._categorical import ProbsOrLogits, logits_from, one_hot_argmax
 from relaxit.distributions._gumbel import concrete_log_density, gumbel_like
+from relaxit.distributions._numerics import simplex
+from relaxit.distributions._params import (
+    CheckedDistribution,
+    broadcast_batch,
+    finite_positive,
+    finite_real_vector,
+    float_params,
+    resolve_alias,
+)
 
 
-class GeneralizedGumbelSoftmax(ProbsOrLogits, TorchDistribution):
+class GeneralizedGumbelSoftmax(ProbsOrLogits, CheckedDistribution):
     r"""Gumbel-Softmax relaxation of a discrete variable taking finitely many ``values``.
 
     Method: Joo, Kim, Kim, Ryu & Moon (2020), "Generalized Gumbel-Softmax Gradient Estimator for
@@ -26,6 +34,10 @@ class GeneralizedGumbelSoftmax(ProbsOrLogits, TorchDistribution):
     on the first K-1 simplex coordinates); ``hard=True``: the categorical log-mass of a one-hot
     value (counting measure on the K one-hot vectors).
 
+    Args: ``values`` (finite; NaN or inf is a ``ValueError`` when validating); ``probs`` or
+    ``logits`` (finite); ``temperature`` (or the paper's name ``tau``; default 0.5) finite and
+    > 0, broadcast with ``batch``; ``hard``.
+
     Shapes: ``values`` ``(K,)`` or ``(*batch, K)``; ``probs``/``logits`` ``(*batch, K)``;
     ``rsample(sample_shape)`` is ``sample_shape + batch + (K,)``, ``rsample_value`` is
     ``sample_shape + batch``.
@@ -38,40 +50,68 @@ class GeneralizedGumbelSoftmax(ProbsOrLogits, TorchDistribution):
     """
 
     arg_constraints: ClassVar[dict[str, constraints.Constraint]] = {
-        "probs": constraints.simplex,
-        "logits": constraints.real_vector,
-        "tau": constraints.positive,
+        "probs": simplex,
+        "logits": finite_real_vector,
+        "temperature": finite_positive,
+        "tau": finite_positive,  # the paper's name, an alias of temperature
     }
     has_rsample = True
 
-    def __init__(self, values, probs=None, logits=None, tau=0.5, hard=False, validate_args=None):
-        tensor, is_probs = logits_from(probs, logits, type(self).__name__)
-        values = torch.as_tensor(values, dtype=tensor.dtype, device=tensor.device)
+    def __init__(
+        self,
+        values,
+        probs=None,
+        logits=None,
+        tau=None,
+        hard=False,
+        validate_args=None,
+        *,
+        temperature=None,
+    ):
+        owner = type(self).__name__
+        temperature, t_name = resolve_alias(
+            owner, "temperature", temperature, "tau", tau, default=0.5
+        )
+        tensor, is_probs = logits_from(probs, logits, owner)
+        which = "probs" if is_probs else "logits"
+        params = float_params(owner, _=tensor, values=values, **{t_name: temperature})
+        values, temperature = params["values"], params[t_name]
+        values = values.to(dtype=tensor.dtype)
         if values.dim() < 1 or values.shape[-1] != tensor.shape[-1]:
             raise ValueError(
-                f"GeneralizedGumbelSoftmax: `values` has shape {tuple(values.shape)} but "
-                f"`{'probs' if is_probs else 'logits'}` has {tensor.shape[-1]} categories in its "
-                "last dimension; they must match"
+                f"{owner}: `values` has shape {tuple(values.shape)} but `{which}` has "
+                f"{tensor.shape[-1]} categories in its last dimension; they must match"
             )
-        tau = (
-            tau
-            if torch.is_tensor(tau)
-            else torch.tensor(tau, dtype=tensor.dtype, device=tensor.device)
-        )
         k = tensor.shape[-1]
-        batch_shape = torch.broadcast_shapes(tensor.shape[:-1], values.shape[:-1], tau.shape)
+        batch_shape = broadcast_batch(
+            owner,
+            {
+                f"{which}[..., :-1]": tensor.shape[:-1],
+                "values[..., :-1]": values.shape[:-1],
+                t_name: temperature.shape,
+            },
+        )
         if is_probs:
             self.probs = tensor.expand((*batch_shape, k))
         else:
             self.logits = tensor.expand((*batch_shape, k))
         self.values = values.expand((*batch_shape, k))
-        self.tau = tau.expand(batch_shape)
+        self.temperature = temperature.expand(batch_shape)
         self.hard = bool(hard)
-        super().__init__(batch_shape, torch.Size((k,)), validate_args=validate_args)
+        self._init_checked(
+            batch_shape, torch.Size((k,)), validate_args, names={"temperature": t_name}
+        )
+        if self._validate_args and not bool(torch.isfinite(self.values.detach()).all()):
+            raise ValueError(f"{owner}: `values` must be finite, got {self.values}")
+
+    @property
+    def tau(self) -> torch.Tensor:
+        """The paper's name for ``temperature``."""
+        return self.temperature
 
     @property
     def support(self):
-        return constraints.one_hot if self.hard else constraints.simplex
+        return constraints.one_hot if self.hard else simplex
 
     @property
     def has_enumerate_support(self) -> bool:
@@ -84,10 +124,9 @@ class GeneralizedGumbelSoftmax(ProbsOrLogits, TorchDistribution):
         k = self.event_shape
         self._expand_probs_or_logits(new, batch_shape + k)
         new.values = self.values.expand(batch_shape + k)
-        new.tau = self.tau.expand(batch_shape)
+        new.temperature = self.temperature.expand(batch_shape)
         new.hard = self.hard
-        super(GeneralizedGumbelSoftmax, new).__init__(batch_shape, k, validate_args=False)
-        new._validate_args = self._validate_args
+        new._init_expanded(batch_shape, k, self._validate_args)
         return new
 
     @property
@@ -99,7 +138,8 @@ class GeneralizedGumbelSoftmax(ProbsOrLogits, TorchDistribution):
     def rsample(self, sample_shape=torch.Size()) -> torch.Tensor:
         logits = self.logits
         shape = self._extended_shape(sample_shape)
-        w = torch.softmax((logits + gumbel_like(logits, shape)) / self.tau.unsqueeze(-1), -1)
+        scores = logits + gumbel_like(logits, shape)
+        w = torch.softmax(scores / self.temperature.unsqueeze(-1), -1)
         if self.hard:
             return one_hot_argmax(w.detach()) + (w - w.detach())
         return w
@@ -123,7 +163,7 @@ class GeneralizedGumbelSoftmax(ProbsOrLogits, TorchDistribution):
         if self.hard:
             value, logits = torch.broadcast_tensors(value, logits)
             return logits.gather(-1, value.argmax(-1, keepdim=True)).squeeze(-1)
-        return concrete_log_density(logits, self.tau, value)
+        return concrete_log_density(logits, self.temperature, value)
 
 
 class GeneralizedGumbelSoftmaxNP(GeneralizedGumbelSoftmax):
@@ -150,22 +190,32 @@ class GeneralizedGumbelSoftmaxNP(GeneralizedGumbelSoftmax):
         self,
         dist: Distribution,
         values,
-        tau=0.5,
+        tau=None,
         eta: float | None = None,
         hard: bool = False,
         validate_args=None,
+        *,
+        temperature=None,
     ):
         if not isinstance(dist, Distribution) or dist.event_shape != torch.Size():
             raise ValueError(
                 "GeneralizedGumbelSoftmaxNP: `dist` must be a scalar torch Distribution"
             )
         values = torch.as_tensor(values)
-        if values.dim() != 1:
+        if values.dim() != 1 or values.numel() == 0:
             raise ValueError(
-                f"GeneralizedGumbelSoftmaxNP: `values` must be 1-D, got {tuple(values.shape)}"
+                "GeneralizedGumbelSoftmaxNP: `values` must be 1-D with at least one value, got "
+                f"shape {tuple(values.shape)}"
             )
         nb = len(dist.batch_shape)
         log_mass = dist.log_prob(values.reshape((-1,) + (1,) * nb)).movedim(0, -1)  # (*batch, K)
+        if not bool((log_mass < float("inf")).all() & (log_mass == log_mass).all()):
+            raise ValueError("GeneralizedGumbelSoftmaxNP: `dist.log_prob(values)` is NaN or +inf")
+        if not bool(torch.isfinite(log_mass).all()):
+            raise ValueError(
+                "GeneralizedGumbelSoftmaxNP: some `values` have zero mass under `dist` (outside "
+                "its support); keep only values in the support"
+            )
         if eta is not None:
             if not 0.0 < float(eta) <= 1.0:
                 raise ValueError(f"GeneralizedGumbelSoftmaxNP: `eta` must be in (0, 1], got {eta}")
@@ -184,6 +234,7 @@ class GeneralizedGumbelSoftmaxNP(GeneralizedGumbelSoftmax):
             tau=tau,
             hard=hard,
             validate_args=validate_args,
+            temperature=temperature,
         )
 
     def expand(self, batch_shape, _instance=None):

@@ -6,31 +6,32 @@ import math
 from typing import ClassVar
 
 import torch
-from pyro.distributions.torch_distribution import TorchDistribution
 from torch.distributions import constraints, register_kl
-from torch.distributions.utils import _standard_normal, broadcast_all
+from torch.distributions.utils import _standard_normal
+
+from relaxit.distributions._numerics import floored_log, simplex
+from relaxit.distributions._params import (
+    CheckedDistribution,
+    broadcast_batch,
+    finite_positive,
+    finite_positive_vector,
+    finite_real_vector,
+    float_params,
+)
 
 _HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
 
 
-def _vector_params(name: str, loc, scale) -> tuple[torch.Tensor, torch.Tensor]:
-    """Broadcast a (loc, scale) pair whose last dim is the event dim; clear errors otherwise."""
-    try:
-        loc, scale = broadcast_all(loc, scale)
-    except RuntimeError as e:
-        raise ValueError(
-            f"{name}: loc shape {tuple(torch.as_tensor(loc).shape)} and scale shape "
-            f"{tuple(torch.as_tensor(scale).shape)} do not broadcast"
-        ) from e
-    return loc, scale
-
-
-def _batch_param(name: str, value, like: torch.Tensor) -> torch.Tensor:
-    if not torch.is_tensor(value):
-        return torch.as_tensor(value, dtype=like.dtype, device=like.device)
-    if not value.is_floating_point():
-        raise ValueError(f"{name} must be a floating-point tensor, got {value.dtype}")
-    return value
+def vector_params(owner: str, event: str, **params) -> dict[str, torch.Tensor]:
+    """Floating tensors whose last dim is the event dim, broadcast together; ``ValueError``
+    naming each parameter and its shape when they do not broadcast or have no last dim (whose
+    expected size ``event`` describes, e.g. ``"K-1 >= 1"``)."""
+    tensors = float_params(owner, **params)
+    shape = broadcast_batch(owner, {k: v.shape for k, v in tensors.items()})
+    if len(shape) < 1:
+        names = " and ".join(f"`{k}`" for k in tensors)
+        raise ValueError(f"{owner}: {names} need a last dimension of size {event}, got scalars")
+    return {k: v.expand(shape) for k, v in tensors.items()}
 
 
 class _TinyClampedSoftmax(torch.autograd.Function):
@@ -62,7 +63,7 @@ def tiny_clamped_softmax(x: torch.Tensor) -> torch.Tensor:
     return _TinyClampedSoftmax.apply(x)
 
 
-class InvertibleGaussian(TorchDistribution):
+class InvertibleGaussian(CheckedDistribution):
     r"""Invertible Gaussian reparameterization (IGR) on the probability simplex.
 
     Potapczynski, Loaiza-Ganem & Cunningham (2020), "Invertible Gaussian Reparameterization:
@@ -89,7 +90,9 @@ class InvertibleGaussian(TorchDistribution):
     $$
 
     Coordinates that underflow to 0 (e.g. temperature 0.05 with large ``loc`` in float32) are
-    clamped to the dtype's smallest normal number, so samples and their log-densities stay finite.
+    clamped to the dtype's smallest normal number, so samples and their log-densities stay finite;
+    ``log_prob`` reads a coordinate at exactly 0 as that number too, and its gradient through
+    such a coordinate saturates instead of overflowing (see `floored_log`).
     ``kl_divergence(InvertibleGaussian, InvertibleGaussian)`` is registered and exact: the map to
     the log-ratios $\log x_k - \log x_K = y_k/\tau - \log\delta$ is a bijection that does
     not depend on the parameters, so the KL is that of the two Gaussians of the log-ratios.
@@ -111,37 +114,39 @@ class InvertibleGaussian(TorchDistribution):
     """
 
     arg_constraints: ClassVar[dict[str, constraints.Constraint]] = {
-        "loc": constraints.independent(constraints.real, 1),
-        "scale": constraints.independent(constraints.positive, 1),
-        "temperature": constraints.positive,
-        "delta": constraints.positive,
+        "loc": finite_real_vector,
+        "scale": finite_positive_vector,
+        "temperature": finite_positive,
+        "delta": finite_positive,
     }
-    support = constraints.simplex
+    support = simplex
     has_rsample = True
 
     def __init__(self, loc, scale, temperature, delta=1.0, validate_args=None):
-        loc, scale = _vector_params(type(self).__name__, loc, scale)
-        if loc.dim() < 1 or loc.shape[-1] < 1:
+        owner = type(self).__name__
+        vectors = vector_params(owner, "K-1 >= 1", loc=loc, scale=scale)
+        loc, scale = vectors["loc"], vectors["scale"]
+        if loc.shape[-1] < 1:
             raise ValueError(
-                f"{type(self).__name__}: loc and scale need a last dimension of size K-1 >= 1, "
+                f"{owner}: loc and scale need a last dimension of size K-1 >= 1, "
                 f"got shape {tuple(loc.shape)}"
             )
-        temperature = _batch_param("temperature", temperature, loc)
-        delta = _batch_param("delta", delta, loc)
-        try:
-            batch_shape = torch.broadcast_shapes(loc.shape[:-1], temperature.shape, delta.shape)
-        except RuntimeError as e:
-            raise ValueError(
-                f"{type(self).__name__}: loc/scale batch shape {tuple(loc.shape[:-1])}, "
-                f"temperature shape {tuple(temperature.shape)} and delta shape "
-                f"{tuple(delta.shape)} do not broadcast"
-            ) from e
+        batch = float_params(owner, _=loc, temperature=temperature, delta=delta)
+        temperature, delta = batch["temperature"], batch["delta"]
+        batch_shape = broadcast_batch(
+            owner,
+            {
+                "loc/scale[..., :-1]": loc.shape[:-1],
+                "temperature": temperature.shape,
+                "delta": delta.shape,
+            },
+        )
         k1 = loc.shape[-1]
         self.loc = loc.expand((*batch_shape, k1))
         self.scale = scale.expand((*batch_shape, k1))
         self.temperature = temperature.expand(batch_shape)
         self.delta = delta.expand(batch_shape)
-        super().__init__(batch_shape, torch.Size((k1 + 1,)), validate_args=validate_args)
+        self._init_checked(batch_shape, torch.Size((k1 + 1,)), validate_args=validate_args)
 
     def expand(self, batch_shape, _instance=None):
         new = self._get_checked_instance(InvertibleGaussian, _instance)
@@ -151,8 +156,7 @@ class InvertibleGaussian(TorchDistribution):
         new.scale = self.scale.expand((*batch_shape, k1))
         new.temperature = self.temperature.expand(batch_shape)
         new.delta = self.delta.expand(batch_shape)
-        super(InvertibleGaussian, new).__init__(batch_shape, self.event_shape, validate_args=False)
-        new._validate_args = self._validate_args
+        new._init_expanded(batch_shape, self.event_shape, self._validate_args)
         return new
 
     def _log_ratio_gaussian(self) -> tuple[torch.Tensor, torch.Tensor]:
@@ -170,7 +174,7 @@ class InvertibleGaussian(TorchDistribution):
     def log_prob(self, value):
         if self._validate_args:
             self._validate_sample(value)
-        log_x = value.log()
+        log_x = floored_log(value)
         tau = self.temperature.unsqueeze(-1)
         y = tau * (log_x[..., :-1] - log_x[..., -1:] + self.delta.log().unsqueeze(-1))
         z = (y - self.loc) / self.scale

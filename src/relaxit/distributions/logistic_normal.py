@@ -6,16 +6,21 @@ import math
 from typing import ClassVar
 
 import torch
-from pyro.distributions.torch_distribution import TorchDistribution
 from torch.distributions import constraints
 from torch.distributions.utils import _standard_normal
 
-from relaxit.distributions.invertible_gaussian import _vector_params, tiny_clamped_softmax
+from relaxit.distributions._numerics import floored_log, simplex
+from relaxit.distributions._params import (
+    CheckedDistribution,
+    finite_positive_vector,
+    finite_real_vector,
+)
+from relaxit.distributions.invertible_gaussian import tiny_clamped_softmax, vector_params
 
 _LOG_2PI = math.log(2 * math.pi)
 
 
-class LogisticNormalSoftmax(TorchDistribution):
+class LogisticNormalSoftmax(CheckedDistribution):
     r"""Softmax of a diagonal Gaussian in $\mathbb{R}^K$: a logistic-normal on the K-simplex.
 
     $z \sim \mathcal N(\mu, \mathrm{diag}(\sigma^2))$, $x = \mathrm{softmax}(z)$. This
@@ -40,7 +45,10 @@ class LogisticNormalSoftmax(TorchDistribution):
 
     The base measure is Lebesgue measure on the first K-1 coordinates (as torch's
     ``Dirichlet``). Coordinates that underflow to 0 in ``rsample`` are clamped to the dtype's
-    smallest normal number. Mean and variance have no closed form.
+    smallest normal number; ``log_prob`` reads a coordinate at exactly 0 as that number too, and
+    its gradient through such a coordinate saturates instead of overflowing (see
+    `floored_log`), so ``log_prob(rsample())`` has finite gradients for ``|loc|`` up to 50 and
+    beyond. Mean and variance have no closed form.
 
     Args:
         loc: $\mu$, shape ``(..., K)`` with K >= 2.
@@ -57,31 +65,28 @@ class LogisticNormalSoftmax(TorchDistribution):
     """
 
     arg_constraints: ClassVar[dict[str, constraints.Constraint]] = {
-        "loc": constraints.independent(constraints.real, 1),
-        "scale": constraints.independent(constraints.positive, 1),
+        "loc": finite_real_vector,
+        "scale": finite_positive_vector,
     }
-    support = constraints.simplex
+    support = simplex
     has_rsample = True
 
     def __init__(self, loc, scale, validate_args=None):
-        loc, scale = _vector_params(type(self).__name__, loc, scale)
-        if loc.dim() < 1 or loc.shape[-1] < 2:
+        loc, scale = vector_params(type(self).__name__, "K >= 2", loc=loc, scale=scale).values()
+        if loc.shape[-1] < 2:
             raise ValueError(
                 f"{type(self).__name__}: loc and scale need a last dimension of size K >= 2, "
                 f"got shape {tuple(loc.shape)}"
             )
         self.loc, self.scale = loc, scale
-        super().__init__(loc.shape[:-1], loc.shape[-1:], validate_args=validate_args)
+        self._init_checked(loc.shape[:-1], loc.shape[-1:], validate_args=validate_args)
 
     def expand(self, batch_shape, _instance=None):
         new = self._get_checked_instance(LogisticNormalSoftmax, _instance)
         batch_shape = torch.Size(batch_shape)
         new.loc = self.loc.expand(batch_shape + self.event_shape)
         new.scale = self.scale.expand(batch_shape + self.event_shape)
-        super(LogisticNormalSoftmax, new).__init__(
-            batch_shape, self.event_shape, validate_args=False
-        )
-        new._validate_args = self._validate_args
+        new._init_expanded(batch_shape, self.event_shape, self._validate_args)
         return new
 
     def rsample(self, sample_shape=torch.Size()):
@@ -92,7 +97,7 @@ class LogisticNormalSoftmax(TorchDistribution):
     def log_prob(self, value):
         if self._validate_args:
             self._validate_sample(value)
-        log_x = value.log()
+        log_x = floored_log(value)
         a = log_x - self.loc
         log_scale = self.scale.log()
         w = self.scale.square().reciprocal()

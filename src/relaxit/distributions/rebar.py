@@ -2,22 +2,16 @@
 
 from __future__ import annotations
 
-from numbers import Number
 from typing import ClassVar
 
 import torch
-from pyro.distributions import TorchDistribution
 from torch.distributions import constraints
-from torch.distributions.utils import broadcast_all, lazy_property
 
-from relaxit.distributions._binary_concrete import (
-    binary_concrete_log_prob,
-    logistic_noise,
-    open_unit_sigmoid,
-)
+from relaxit.distributions._binary_concrete import BinaryConcreteCore
+from relaxit.distributions._params import finite_positive, probs_or_logits, resolve_alias
 
 
-class RebarRelaxation(TorchDistribution):
+class RebarRelaxation(BinaryConcreteCore):
     r"""REBAR's continuous relaxation of a Bernoulli(theta) variable.
 
     Tucker, Mnih, Maddison, Lawson & Sohl-Dickstein (2017), "REBAR: Low-variance, unbiased
@@ -30,8 +24,9 @@ class RebarRelaxation(TorchDistribution):
 
     so ``H(z - 1/2) ~ Bernoulli(theta)`` for every ``lambda``. Both the logit of ``theta`` and the
     noise are divided by ``lambda``, which makes ``z`` exactly a Binary Concrete variable
-    (Maddison et al. 2017) with logits ``logit(theta)`` and temperature ``lambda``; ``log_prob``
-    is that density w.r.t. Lebesgue measure on (0, 1):
+    (Maddison et al. 2017) with logits ``logit(theta)`` and temperature ``lambda``: this class is
+    a thin parametrization of the shared Binary Concrete core (`BinaryConcreteCore`), and
+    ``log_prob`` is that density w.r.t. Lebesgue measure on (0, 1):
 
     $$
     \log p(z) = \log\lambda + \log\sigma(t) + \log\sigma(-t) - \log z - \log(1-z),
@@ -45,8 +40,11 @@ class RebarRelaxation(TorchDistribution):
     the nearest point the sampler returns (``tiny``, ``1 - eps``), never NaN.
 
     Args:
-        theta: Bernoulli probability, any shape.
-        lambd: temperature ``lambda > 0``, broadcast with ``theta``.
+        theta: Bernoulli probability, any shape; the paper's name for ``probs``.
+        lambd: temperature ``lambda > 0`` (finite), broadcast with ``theta``; the paper's name
+            for ``temperature``.
+        temperature: same as ``lambd`` (give one of the two).
+        probs: same as ``theta``; or give ``logits`` (``logit(theta)``, finite) instead.
 
     Samples have shape ``sample_shape + batch_shape`` with values in (0, 1).
 
@@ -55,46 +53,43 @@ class RebarRelaxation(TorchDistribution):
         >>> z = RebarRelaxation(torch.tensor([0.3, 0.8]), 0.5).rsample((1000,))
         >>> z.shape
         torch.Size([1000, 2])
+        >>> RebarRelaxation(temperature=0.5, logits=torch.zeros(3)).rsample().shape
+        torch.Size([3])
     """
 
     arg_constraints: ClassVar[dict[str, constraints.Constraint]] = {
+        **BinaryConcreteCore.arg_constraints,
+        # the paper's names, as aliases (checked under the name the user passed)
         "theta": constraints.unit_interval,
-        "lambd": constraints.positive,
+        "lambd": finite_positive,
     }
-    support = constraints.unit_interval
-    has_rsample = True
 
     def __init__(
         self,
-        theta: torch.Tensor | float,
-        lambd: torch.Tensor | float,
+        theta: torch.Tensor | float | None = None,
+        lambd: torch.Tensor | float | None = None,
         validate_args: bool | None = None,
+        *,
+        temperature: torch.Tensor | float | None = None,
+        probs: torch.Tensor | float | None = None,
+        logits: torch.Tensor | float | None = None,
     ) -> None:
-        self.theta, self.lambd = broadcast_all(theta, lambd)
-        scalar = isinstance(theta, Number) and isinstance(lambd, Number)
-        batch_shape = torch.Size() if scalar else self.theta.shape
-        super().__init__(batch_shape, validate_args=validate_args)
+        owner = type(self).__name__
+        temperature, t_name = resolve_alias(owner, "temperature", temperature, "lambd", lambd)
+        probs, p_name = resolve_alias(owner, "probs", probs, "theta", theta, default=None)
+        which, param = probs_or_logits(owner, probs, logits)
+        names = {"temperature": t_name, "probs": p_name}
+        self._init_core(temperature, which, param, validate_args, names)
 
-    def expand(self, batch_shape, _instance=None):
-        new = self._get_checked_instance(RebarRelaxation, _instance)
-        batch_shape = torch.Size(batch_shape)
-        new.theta = self.theta.expand(batch_shape)
-        new.lambd = self.lambd.expand(batch_shape)
-        super(RebarRelaxation, new).__init__(batch_shape, validate_args=False)
-        new._validate_args = self._validate_args
-        return new
+    @property
+    def theta(self) -> torch.Tensor:
+        """The paper's name for ``probs``."""
+        return self.probs
 
-    @lazy_property
-    def logits(self) -> torch.Tensor:
-        """``logit(theta)``, clamped at ``theta`` in {0, 1} like ``probs_to_logits``."""
-        return torch.logit(self.theta, eps=torch.finfo(self.theta.dtype).eps)
+    @property
+    def lambd(self) -> torch.Tensor:
+        """The paper's name for ``temperature``."""
+        return self.temperature
 
     def rsample(self, sample_shape: torch.Size = torch.Size()) -> torch.Tensor:
-        shape = self._extended_shape(sample_shape)
-        noise = logistic_noise(shape, self.theta)
-        return open_unit_sigmoid((self.logits + noise) / self.lambd)
-
-    def log_prob(self, value: torch.Tensor) -> torch.Tensor:
-        if self._validate_args:
-            self._validate_sample(value)
-        return binary_concrete_log_prob(value, self.logits, self.lambd)
+        return self._relaxed(torch.Size(sample_shape))[1]

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-from numbers import Number
 from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
-from pyro.distributions import Bernoulli, TorchDistribution
+from pyro.distributions import Bernoulli
 from torch.distributions import constraints
-from torch.distributions.utils import broadcast_all, lazy_property, logits_to_probs
+from torch.distributions.utils import lazy_property
 
-from relaxit.distributions._binary_concrete import (
-    binary_concrete_log_prob,
-    logistic_noise,
-    open_unit_sigmoid,
+from relaxit.distributions._bernoulli import BernoulliProbsOrLogits
+from relaxit.distributions._binary_concrete import BinaryConcreteCore
+from relaxit.distributions._params import (
+    CheckedDistribution,
+    finite_real,
+    float_params,
+    probs_or_logits,
 )
 
 
@@ -42,7 +44,25 @@ class StraightThroughBernoulli(Bernoulli):
         tensor([4., 4.])
     """
 
+    arg_constraints: ClassVar[dict[str, constraints.Constraint]] = {
+        "probs": constraints.unit_interval,
+        "logits": finite_real,
+    }
     has_rsample = True
+
+    def __init__(
+        self,
+        probs: torch.Tensor | float | None = None,
+        logits: torch.Tensor | float | None = None,
+        validate_args: bool | None = None,
+    ) -> None:
+        which, param = probs_or_logits(type(self).__name__, probs, logits)
+        (param,) = float_params(type(self).__name__, **{which: param}).values()
+        super().__init__(**{which: param}, validate_args=validate_args)
+
+    def expand(self, batch_shape, _instance=None):
+        new = self._get_checked_instance(StraightThroughBernoulli, _instance)
+        return super().expand(batch_shape, _instance=new)
 
     def rsample(self, sample_shape: torch.Size = torch.Size()) -> torch.Tensor:
         shape = self._extended_shape(sample_shape)
@@ -75,7 +95,7 @@ class _TinyClampedSqrt(torch.autograd.Function):
         return grad / (2.0 * s)
 
 
-class StochasticTimesSmooth(TorchDistribution):
+class StochasticTimesSmooth(BernoulliProbsOrLogits, CheckedDistribution):
     r"""Stochastic-times-smooth unit: ``b sqrt(p)`` with ``b ~ Bernoulli(sqrt(p))``.
 
     Bengio, Léonard & Courville (2013), "Estimating or Propagating Gradients Through Stochastic
@@ -109,7 +129,7 @@ class StochasticTimesSmooth(TorchDistribution):
 
     arg_constraints: ClassVar[dict[str, constraints.Constraint]] = {
         "probs": constraints.unit_interval,
-        "logits": constraints.real,
+        "logits": finite_real,
     }
     has_rsample = True
 
@@ -119,39 +139,17 @@ class StochasticTimesSmooth(TorchDistribution):
         logits: torch.Tensor | float | None = None,
         validate_args: bool | None = None,
     ) -> None:
-        if (probs is None) == (logits is None):
-            raise ValueError("Either `probs` or `logits` must be specified, but not both.")
-        param = probs if probs is not None else logits
-        (tensor,) = broadcast_all(param)
-        if probs is not None:
-            self.probs = tensor
-        else:
-            self.logits = tensor
-        batch_shape = torch.Size() if isinstance(param, Number) else tensor.shape
-        super().__init__(batch_shape, validate_args=validate_args)
+        which, param = probs_or_logits(type(self).__name__, probs, logits)
+        (tensor,) = float_params(type(self).__name__, **{which: param}).values()
+        self._store_probs_or_logits(which, tensor)
+        self._init_checked(tensor.shape, validate_args=validate_args)
 
     def expand(self, batch_shape, _instance=None):
         new = self._get_checked_instance(StochasticTimesSmooth, _instance)
         batch_shape = torch.Size(batch_shape)
-        if "probs" in self.__dict__:
-            new.probs = self.probs.expand(batch_shape)
-        if "logits" in self.__dict__:
-            new.logits = self.logits.expand(batch_shape)
-        super(StochasticTimesSmooth, new).__init__(batch_shape, validate_args=False)
-        new._validate_args = self._validate_args
+        self._expand_probs_or_logits(new, batch_shape)
+        new._init_expanded(batch_shape, torch.Size(), self._validate_args)
         return new
-
-    @lazy_property
-    def probs(self) -> torch.Tensor:
-        return logits_to_probs(self.logits, is_binary=True)
-
-    @lazy_property
-    def logits(self) -> torch.Tensor:
-        return torch.logit(self.probs)  # +-inf at p in {0, 1}: only used by log_prob below
-
-    @property
-    def _param(self) -> torch.Tensor:
-        return self.probs if "probs" in self.__dict__ else self.logits
 
     @lazy_property
     def sqrt_probs(self) -> torch.Tensor:
@@ -184,7 +182,7 @@ class StochasticTimesSmooth(TorchDistribution):
     def log_prob(self, value: torch.Tensor) -> torch.Tensor:
         if self._validate_args:
             self._validate_sample(value)
-        if "logits" in self.__dict__:
+        if self._given == "logits":
             log_sqrt_p = 0.5 * F.logsigmoid(self.logits)
             # 1 - sqrt(p) = (1 - p) / (1 + sqrt(p)): stable as p -> 1
             log_zero = F.logsigmoid(-self.logits) - torch.log1p(log_sqrt_p.exp())
@@ -223,7 +221,7 @@ class _ZeroOr(constraints.Constraint):
         return (value == 0) | _is_sqrt_probs(value, self.v)
 
 
-class RelaxedBernoulliStraightThrough(TorchDistribution):
+class RelaxedBernoulliStraightThrough(BinaryConcreteCore):
     r"""Straight-through Binary Concrete: hard 0/1 forward, relaxed gradient backward.
 
     Maddison, Mnih & Teh (2017), "The Concrete Distribution"; Jang, Gu & Poole (2017),
@@ -242,13 +240,15 @@ class RelaxedBernoulliStraightThrough(TorchDistribution):
     ``getattr(x, "_unquantize", x)``:
     ``log tau + logsigmoid(t) + logsigmoid(-t) - log z - log(1-z)``, ``t = tau logit(z) - logits``.
     Unlike PyTorch's and Pyro's classes, ``temperature`` broadcasts with ``probs``/``logits``.
-    A value without ``_unquantize`` at exactly 0 or 1 (``log_prob(x.detach())``) gets the finite
-    density at the nearest point the sampler returns (``tiny``, ``1 - eps``), never NaN.
+    A copy of a sample (``detach``, ``clone``, indexing, arithmetic, pickling) loses
+    ``_unquantize`` and holds the hard value 0 or 1: its ``log_prob`` is the finite density at
+    the nearest point the sampler returns (``tiny``, ``1 - eps``), never NaN, not that of the
+    relaxed value. A thin parametrization of `BinaryConcreteCore`.
 
     Args:
-        temperature: ``tau > 0``, broadcast with the probabilities.
+        temperature: ``tau > 0`` (finite), broadcast with the probabilities.
         probs: success probabilities in [0, 1].
-        logits: log-odds; give exactly one of ``probs`` and ``logits``.
+        logits: finite log-odds; give exactly one of ``probs`` and ``logits``.
 
     Examples:
         >>> import torch
@@ -258,14 +258,6 @@ class RelaxedBernoulliStraightThrough(TorchDistribution):
         (torch.Size([3, 2]), True, torch.Size([3, 2]))
     """
 
-    arg_constraints: ClassVar[dict[str, constraints.Constraint]] = {
-        "temperature": constraints.positive,
-        "probs": constraints.unit_interval,
-        "logits": constraints.real,
-    }
-    support = constraints.unit_interval
-    has_rsample = True
-
     def __init__(
         self,
         temperature: torch.Tensor | float,
@@ -273,52 +265,14 @@ class RelaxedBernoulliStraightThrough(TorchDistribution):
         logits: torch.Tensor | float | None = None,
         validate_args: bool | None = None,
     ) -> None:
-        if (probs is None) == (logits is None):
-            raise ValueError("Either `probs` or `logits` must be specified, but not both.")
-        param = probs if probs is not None else logits
-        self.temperature, tensor = broadcast_all(temperature, param)
-        if probs is not None:
-            self.probs = tensor
-        else:
-            self.logits = tensor
-        scalar = isinstance(temperature, Number) and isinstance(param, Number)
-        batch_shape = torch.Size() if scalar else tensor.shape
-        super().__init__(batch_shape, validate_args=validate_args)
-
-    def expand(self, batch_shape, _instance=None):
-        new = self._get_checked_instance(RelaxedBernoulliStraightThrough, _instance)
-        batch_shape = torch.Size(batch_shape)
-        new.temperature = self.temperature.expand(batch_shape)
-        if "probs" in self.__dict__:
-            new.probs = self.probs.expand(batch_shape)
-        if "logits" in self.__dict__:
-            new.logits = self.logits.expand(batch_shape)
-        super(RelaxedBernoulliStraightThrough, new).__init__(batch_shape, validate_args=False)
-        new._validate_args = self._validate_args
-        return new
-
-    @lazy_property
-    def logits(self) -> torch.Tensor:
-        return torch.logit(self.probs, eps=torch.finfo(self.probs.dtype).eps)
-
-    @lazy_property
-    def probs(self) -> torch.Tensor:
-        return logits_to_probs(self.logits, is_binary=True)
-
-    @property
-    def _param(self) -> torch.Tensor:
-        return self.probs if "probs" in self.__dict__ else self.logits
+        which, param = probs_or_logits(type(self).__name__, probs, logits)
+        self._init_core(temperature, which, param, validate_args)
 
     def rsample(self, sample_shape: torch.Size = torch.Size()) -> torch.Tensor:
-        shape = self._extended_shape(sample_shape)
-        y = (self.logits + logistic_noise(shape, self.logits)) / self.temperature
-        soft = open_unit_sigmoid(y)
+        y, soft = self._relaxed(torch.Size(sample_shape))
         hard = (y > 0).to(soft.dtype) + (soft - soft.detach())
         hard._unquantize = soft
         return hard
 
     def log_prob(self, value: torch.Tensor) -> torch.Tensor:
-        value = getattr(value, "_unquantize", value)
-        if self._validate_args:
-            self._validate_sample(value)
-        return binary_concrete_log_prob(value, self.logits, self.temperature)
+        return super().log_prob(getattr(value, "_unquantize", value))

@@ -5,14 +5,21 @@ from __future__ import annotations
 from typing import ClassVar
 
 import torch
-from pyro.distributions import TorchDistribution
 from torch.distributions import constraints
 
 from relaxit.distributions._categorical import ProbsOrLogits, logits_from, one_hot_argmax
 from relaxit.distributions._gumbel import concrete_log_density, gumbel_like
+from relaxit.distributions._numerics import simplex
+from relaxit.distributions._params import (
+    CheckedDistribution,
+    broadcast_batch,
+    finite_positive,
+    finite_real_vector,
+    float_params,
+)
 
 
-class _TemperedCategorical(ProbsOrLogits, TorchDistribution):
+class _TemperedCategorical(ProbsOrLogits, CheckedDistribution):
     """Common parameter handling: ``logits``/``probs`` over K categories and temperatures that
     broadcast with the batch shape of the logits."""
 
@@ -20,13 +27,15 @@ class _TemperedCategorical(ProbsOrLogits, TorchDistribution):
     _temperature_names: tuple[str, ...] = ()
 
     def __init__(self, temperatures: dict, probs=None, logits=None, validate_args=None):
-        tensor, is_probs = logits_from(probs, logits, type(self).__name__)
-        ref = tensor
-        temps = {
-            k: (v if torch.is_tensor(v) else torch.tensor(v, dtype=ref.dtype, device=ref.device))
-            for k, v in temperatures.items()
-        }
-        batch_shape = torch.broadcast_shapes(tensor.shape[:-1], *(t.shape for t in temps.values()))
+        owner = type(self).__name__
+        tensor, is_probs = logits_from(probs, logits, owner)
+        temps = float_params(owner, _=tensor, **temperatures)
+        del temps["_"]  # (the logits give the temperatures' dtype and device)
+        which = "probs" if is_probs else "logits"
+        batch_shape = broadcast_batch(
+            owner,
+            {f"{which}[..., :-1]": tensor.shape[:-1], **{k: t.shape for k, t in temps.items()}},
+        )
         k = tensor.shape[-1]
         if is_probs:
             self.probs = tensor.expand((*batch_shape, k))
@@ -36,7 +45,7 @@ class _TemperedCategorical(ProbsOrLogits, TorchDistribution):
             self._param = self.logits
         for name, t in temps.items():
             setattr(self, name, t.expand(batch_shape))
-        super().__init__(batch_shape, torch.Size((k,)), validate_args=validate_args)
+        self._init_checked(batch_shape, torch.Size((k,)), validate_args=validate_args)
 
     @property
     def param_shape(self) -> torch.Size:
@@ -54,8 +63,7 @@ class _TemperedCategorical(ProbsOrLogits, TorchDistribution):
             new._param = new.logits
         for name in self._temperature_names:
             setattr(new, name, getattr(self, name).expand(batch_shape))
-        super(_TemperedCategorical, new).__init__(batch_shape, k, validate_args=False)
-        new._validate_args = self._validate_args
+        new._init_expanded(batch_shape, k, self._validate_args)
         return new
 
     def _relaxed(self, sample_shape: torch.Size, temperature: torch.Tensor) -> torch.Tensor:
@@ -104,11 +112,11 @@ class RelaxedOneHotCategoricalStraightThrough(_TemperedCategorical):
     """
 
     arg_constraints: ClassVar[dict[str, constraints.Constraint]] = {
-        "probs": constraints.simplex,
-        "logits": constraints.real_vector,
-        "temperature": constraints.positive,
+        "probs": simplex,
+        "logits": finite_real_vector,
+        "temperature": finite_positive,
     }
-    support = constraints.simplex
+    support = simplex
     _temperature_names = ("temperature",)
 
     def __init__(self, temperature, probs=None, logits=None, validate_args=None):
@@ -159,10 +167,10 @@ class DecoupledStraightThroughGumbelSoftmax(_TemperedCategorical):
     """
 
     arg_constraints: ClassVar[dict[str, constraints.Constraint]] = {
-        "probs": constraints.simplex,
-        "logits": constraints.real_vector,
-        "temperature_forward": constraints.positive,
-        "temperature_backward": constraints.positive,
+        "probs": simplex,
+        "logits": finite_real_vector,
+        "temperature_forward": finite_positive,
+        "temperature_backward": finite_positive,
     }
     support = constraints.one_hot
     has_enumerate_support = True  # Pyro's TraceEnum_ELBO enumerates the K one-hot values

@@ -7,11 +7,19 @@ from functools import cache
 from typing import ClassVar
 
 import torch
-from pyro.distributions import TorchDistribution
 from torch.distributions import constraints
 
 from relaxit.distributions._categorical import ProbsOrLogits, logits_from
 from relaxit.distributions._gumbel import gumbel_like
+from relaxit.distributions._numerics import simplex, sum_tolerance
+from relaxit.distributions._params import (
+    CheckedDistribution,
+    broadcast_batch,
+    finite_positive,
+    finite_real_vector,
+    float_params,
+    resolve_alias,
+)
 from relaxit.distributions._topk_relaxation import relaxed_k_hot
 
 _INT_DTYPES = (torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64)
@@ -34,7 +42,7 @@ class _KHot(constraints.Constraint):
         return self.hard
 
     def check(self, value: torch.Tensor) -> torch.Tensor:
-        tol = 1e-3 if value.dtype == torch.float16 else 1e-5 * max(self.k, 1)
+        tol = max(1e-5 * max(self.k, 1), sum_tolerance(value.dtype, value.shape[-1]))
         if self.hard:
             entries = ((value == 0) | (value == 1)).all(-1)
         else:
@@ -57,7 +65,7 @@ def _subset_tables(k: int) -> tuple[list[torch.Tensor], list[torch.Tensor], torc
     return layers, preds, member
 
 
-class GumbelSoftmaxTopK(ProbsOrLogits, TorchDistribution):
+class GumbelSoftmaxTopK(ProbsOrLogits, CheckedDistribution):
     r"""K of n categories without replacement (Gumbel top-k) and its relaxed k-hot.
 
     Method: Kool, van Hoof & Welling (2019), "Stochastic Beams and Where to Find Them: The
@@ -88,6 +96,10 @@ class GumbelSoftmaxTopK(ProbsOrLogits, TorchDistribution):
     continuous but have no tractable density; ``log_prob`` then returns the log-probability of
     the set of the K largest entries of ``value`` (exact for a k-hot value), not a density.
 
+    Args: ``probs`` or ``logits`` (finite), ``(*batch, n)``; ``K`` the subset size (int);
+    ``temperature`` (or the paper's name ``tau``; default 0.1) finite and > 0, broadcast with
+    ``batch``; ``hard``.
+
     Shapes: ``probs``/``logits`` ``(*batch, n)``; ``rsample(sample_shape)`` is
     ``sample_shape + batch + (n,)``; ``log_prob`` is ``sample_shape + batch``.
 
@@ -102,32 +114,53 @@ class GumbelSoftmaxTopK(ProbsOrLogits, TorchDistribution):
     """
 
     arg_constraints: ClassVar[dict[str, constraints.Constraint]] = {
-        "probs": constraints.simplex,
-        "logits": constraints.real_vector,
-        "tau": constraints.positive,
+        "probs": simplex,
+        "logits": finite_real_vector,
+        "temperature": finite_positive,
+        "tau": finite_positive,  # the paper's name, an alias of temperature
     }
     has_rsample = True
 
-    def __init__(self, probs=None, logits=None, K=1, tau=0.1, hard=True, validate_args=None):
-        tensor, is_probs = logits_from(probs, logits, type(self).__name__)
+    def __init__(
+        self,
+        probs=None,
+        logits=None,
+        K=1,
+        tau=None,
+        hard=True,
+        validate_args=None,
+        *,
+        temperature=None,
+    ):
+        owner = type(self).__name__
+        temperature, t_name = resolve_alias(
+            owner, "temperature", temperature, "tau", tau, default=0.1
+        )
+        tensor, is_probs = logits_from(probs, logits, owner)
         n = tensor.shape[-1]
         if torch.is_tensor(K) and K.dim() == 0 and K.dtype in _INT_DTYPES:
             K = int(K)  # an integer 0-dim tensor, e.g. torch.tensor(5)
         if isinstance(K, bool) or not isinstance(K, int) or not 1 <= K <= n:
-            raise ValueError(f"GumbelSoftmaxTopK: `K` must be an int in [1, {n}], got {K!r}")
-        tau = (
-            tau
-            if torch.is_tensor(tau)
-            else torch.tensor(tau, dtype=tensor.dtype, device=tensor.device)
+            raise ValueError(f"{owner}: `K` must be an int in [1, {n}], got {K!r}")
+        temperature = float_params(owner, _=tensor, **{t_name: temperature})[t_name]
+        which = "probs" if is_probs else "logits"
+        batch_shape = broadcast_batch(
+            owner, {f"{which}[..., :-1]": tensor.shape[:-1], t_name: temperature.shape}
         )
-        batch_shape = torch.broadcast_shapes(tensor.shape[:-1], tau.shape)
         if is_probs:
             self.probs = tensor.expand((*batch_shape, n))
         else:
             self.logits = tensor.expand((*batch_shape, n))
-        self.tau = tau.expand(batch_shape)
+        self.temperature = temperature.expand(batch_shape)
         self.K, self.hard = K, bool(hard)
-        super().__init__(batch_shape, torch.Size((n,)), validate_args=validate_args)
+        self._init_checked(
+            batch_shape, torch.Size((n,)), validate_args, names={"temperature": t_name}
+        )
+
+    @property
+    def tau(self) -> torch.Tensor:
+        """The paper's name for ``temperature``."""
+        return self.temperature
 
     @property
     def support(self):
@@ -138,10 +171,9 @@ class GumbelSoftmaxTopK(ProbsOrLogits, TorchDistribution):
         batch_shape = torch.Size(batch_shape)
         n = self.event_shape
         self._expand_probs_or_logits(new, batch_shape + n)
-        new.tau = self.tau.expand(batch_shape)
+        new.temperature = self.temperature.expand(batch_shape)
         new.K, new.hard = self.K, self.hard
-        super(GumbelSoftmaxTopK, new).__init__(batch_shape, n, validate_args=False)
-        new._validate_args = self._validate_args
+        new._init_expanded(batch_shape, n, self._validate_args)
         return new
 
     def rsample(self, sample_shape=torch.Size()) -> torch.Tensor:
