@@ -44,8 +44,11 @@ from relaxit.estimators import BERNOULLI, CATEGORICAL
 from relaxit.estimators import registry as estimator_registry
 
 SOFT, ST, TOPK, CORRELATED, GAUSSIAN = "soft", "straight-through", "top-k", "correlated", "gaussian"
-TARGETS = {SOFT: 1.3, ST: 1.3, TOPK: 4.0, CORRELATED: 2.0, GAUSSIAN: 3.0}
-"""Target ratio of rsample + backward to the floor, per kind of class (issue 7)."""
+STRUCTURED = "structured"
+TARGETS = {SOFT: 1.3, ST: 1.3, CORRELATED: 2.0, GAUSSIAN: 3.0}
+"""Target ratio of rsample + backward to the floor, per kind of class (issue 7). Gumbel top-k:
+1 + K times the categorical floor (issue 16), set per case; structured classes: no target (their
+ratio to the categorical floor at the same size is reported)."""
 
 SIZES = {
     "full": {
@@ -55,6 +58,7 @@ SIZES = {
         "n": 4096,
         "topk_K": (1, 2, 5, 10),
         "topk_size": (512, 1024),
+        "structured": (512, 64),
     },
     "quick": {
         "elementwise": (8, 4),
@@ -63,6 +67,7 @@ SIZES = {
         "n": 8,
         "topk_K": (1, 2),
         "topk_size": (4, 6),
+        "structured": (4, 6),
     },
 }
 
@@ -335,12 +340,37 @@ def categorical_cases(b: int, k: int) -> list[Case]:
     ]
 
 
+def saved_tensor_bytes(fn: Fn) -> int:
+    """Bytes of the distinct tensors autograd saves for the backward pass while ``fn()`` runs."""
+    seen: dict[tuple[int, torch.dtype, tuple[int, ...]], int] = {}
+
+    def pack(t: torch.Tensor) -> torch.Tensor:
+        seen[(t.data_ptr(), t.dtype, tuple(t.shape))] = t.numel() * t.element_size()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        fn()
+    return sum(seen.values())
+
+
 def topk_cases(b: int, n: int, ks: tuple[int, ...]) -> list[Case]:
+    """Gumbel top-k against the categorical floor; target 1 + K (issue 16). The bytes saved
+    for backward are measured next to those of the step-by-step autograd graph of the same
+    relaxation (`relaxed_k_hot_functional`)."""
+    from relaxit.distributions._topk_relaxation import relaxed_k_hot_functional
+
     size = f"{b}x{n}"
     logits = _leaf(b, n)
     tau = _fixed(0.5)
     cases = []
     for k in ks:
+
+        def relaxit_fn(k: int = k) -> torch.Tensor:
+            return rd.GumbelSoftmaxTopK(logits=logits, K=k, tau=tau, validate_args=False).rsample()
+
+        def step_by_step(k: int = k) -> torch.Tensor:
+            return relaxed_k_hot_functional(logits + floors.gumbel(logits), 1 / tau, k)
+
         cases.append(
             Case(
                 f"GumbelSoftmaxTopK K={k} {size}",
@@ -349,18 +379,81 @@ def topk_cases(b: int, n: int, ks: tuple[int, ...]) -> list[Case]:
                 size,
                 "categorical floor",
                 {
-                    "relaxit": (
-                        lambda k=k: rd.GumbelSoftmaxTopK(
-                            logits=logits, K=k, tau=tau, validate_args=False
-                        ).rsample()
-                    ),
+                    "relaxit": relaxit_fn,
                     "categorical floor": lambda: floors.gumbel_softmax(logits, tau),
                 },
                 [logits],
-                extra={"K": k},
+                floor_target=1.0 + k,
+                extra={
+                    "K": k,
+                    "saved_bytes": saved_tensor_bytes(relaxit_fn),
+                    "saved_bytes_step_by_step": saved_tensor_bytes(step_by_step),
+                },
             )
         )
     return cases
+
+
+def structured_cases(b: int, n: int) -> list[Case]:
+    """KSubset (SIMPLE), PlackettLuce, gumbel_sinkhorn and neural_sort next to the categorical
+    floor at the same batch and number of items: what one structured sample costs in
+    Gumbel-Softmax samples. PlackettLuce has no rsample: sample + log_prob (score function)."""
+    from relaxit.structured import gumbel_sinkhorn, neural_sort
+
+    size = f"{b}x{n}"
+    logits = _leaf(b, n)
+    tau = _fixed(0.5)
+    side = max(2, math.isqrt(n))
+    square = _leaf(b, side, side)
+    floor = {"categorical floor": lambda: floors.gumbel_softmax(logits, tau)}
+    square_floor = {"categorical floor": lambda: floors.gumbel_softmax(square.reshape(b, -1), tau)}
+    k = max(1, n // 8)
+    return [
+        Case(
+            f"KSubset (SIMPLE) k={k} {size}",
+            "KSubset",
+            STRUCTURED,
+            size,
+            "categorical floor",
+            {"relaxit": lambda: rd.KSubset(logits, k, validate_args=False).rsample(), **floor},
+            [logits],
+        ),
+        Case(
+            f"PlackettLuce sample + log_prob {size}",
+            "PlackettLuce",
+            STRUCTURED,
+            size,
+            "categorical floor",
+            {
+                "relaxit": lambda: (d := rd.PlackettLuce(logits, validate_args=False)).log_prob(
+                    d.sample()
+                ),
+                **floor,
+            },
+            [logits],
+        ),
+        Case(
+            f"neural_sort (stochastic, hard) {size}",
+            "neural_sort",
+            STRUCTURED,
+            size,
+            "categorical floor",
+            {
+                "relaxit": lambda: neural_sort(logits + floors.gumbel(logits), tau, hard=True),
+                **floor,
+            },
+            [logits],
+        ),
+        Case(
+            f"gumbel_sinkhorn 20 iterations {b}x{side}x{side}",
+            "gumbel_sinkhorn",
+            STRUCTURED,
+            f"{b}x{side}x{side}",
+            "categorical floor",
+            {"relaxit": lambda: gumbel_sinkhorn(square, tau, n_iters=20), **square_floor},
+            [square],
+        ),
+    ]
 
 
 def correlated_cases(b: int, d: int) -> list[Case]:
@@ -445,6 +538,7 @@ def all_cases(quick: bool) -> list[Case]:
     for b, k in s["categorical"]:
         cases += categorical_cases(b, k)
     cases += topk_cases(*s["topk_size"], s["topk_K"])
+    cases += structured_cases(*s["structured"])
     cases += correlated_cases(s["elementwise"][0], s["D"])
     cases += gaussian_cases(s["n"], s["D"])
     return cases
@@ -622,7 +716,10 @@ def _run_speed(quick, threads, only, compile, rounds, min_run_time, log) -> dict
     cases = all_cases(quick)
     cases += estimator_cases(quick)
     if only:
-        cases = [c for c in cases if fnmatch.fnmatch(c.name.lower(), f"*{only.lower()}*")]
+        patterns = [p.strip().lower() for p in only.split(",") if p.strip()]
+        cases = [
+            c for c in cases if any(fnmatch.fnmatch(c.name.lower(), f"*{p}*") for p in patterns)
+        ]
     compiled: dict[str, dict[str, Any]] = {}
     results = []
     for case in cases:
@@ -652,6 +749,10 @@ def _run_speed(quick, threads, only, compile, rounds, min_run_time, log) -> dict
     }
 
 
+def _mib(n: int | None) -> str:
+    return "-" if n is None else f"{n / 2**20:.1f}"
+
+
 def _r(res: dict[str, Any], mode: str, key: str, name: str) -> float | None:
     return res.get(mode, {}).get(key, {}).get(name)
 
@@ -670,8 +771,10 @@ def speed_markdown(data: dict[str, Any], machine: str, changes: str | None = Non
         "*vs built-in* is relaxit's time / the built-in's time (< 1: relaxit faster). "
         "*compiled gain* is eager time / `torch.compile`d time of the same rsample "
         "(+ backward). Targets (rsample + backward vs floor): soft and Gumbel-Softmax-type "
-        "1.3x, straight-through 1.3x, top-k K=5 4x the categorical floor, correlated 2x, "
-        "everything 3x.",
+        "1.3x, straight-through 1.3x, top-k 1 + K times the categorical floor, correlated 2x, "
+        "everything 3x; structured classes (KSubset, PlackettLuce, neural_sort, "
+        "gumbel_sinkhorn) have no target: their ratio to the categorical floor at the same size "
+        "says what one structured sample costs in Gumbel-Softmax samples.",
         "",
     ]
     results = [r for r in data["results"] if r["kind"] != "estimator"]
@@ -680,7 +783,9 @@ def speed_markdown(data: dict[str, Any], machine: str, changes: str | None = Non
         for r in (r for r in results if r["threads"] == n):
             ratio = _r(r, fb, "ratio_to_floor", "relaxit")
             target = r["target"]
-            met = "-" if ratio is None else ("yes" if ratio <= target else "**no**")
+            met = (
+                "-" if ratio is None or target is None else ("yes" if ratio <= target else "**no**")
+            )
             if r.get("reference"):
                 met = f"(reference: {ratio:.2f}x)" if ratio is not None else "-"
             builtins = "; ".join(
@@ -696,7 +801,7 @@ def speed_markdown(data: dict[str, Any], machine: str, changes: str | None = Non
             rows.append(
                 [
                     r["case"],
-                    f"{target:g}x",
+                    "-" if target is None else f"{target:g}x",
                     fmt(_r(r, "forward", "ratio_to_floor", "relaxit")),
                     fmt(ratio),
                     met,
@@ -730,9 +835,33 @@ def speed_markdown(data: dict[str, Any], machine: str, changes: str | None = Non
             "by K: linear in K means the ratio grows by a constant per K.",
             "",
         ]
-        rows = [[r["threads"], r["K"], fmt(_r(r, fb, "ratio_to_floor", "relaxit"))] for r in topk]
+        rows = [
+            [
+                r["threads"],
+                r["K"],
+                fmt(_r(r, fb, "ratio_to_floor", "relaxit")),
+                f"{1 + r['K']:g}x",
+                _mib(r.get("saved_bytes")),
+                _mib(r.get("saved_bytes_step_by_step")),
+            ]
+            for r in topk
+        ]
         lines += [
-            markdown_table(["threads", "K", "rsample+backward / categorical floor"], rows),
+            "Saved for backward: bytes of the tensors autograd keeps between rsample and "
+            "backward (`saved_tensor_bytes`), relaxit's fused step against the step-by-step "
+            "autograd graph of the same relaxation.",
+            "",
+            markdown_table(
+                [
+                    "threads",
+                    "K",
+                    "rsample+backward / categorical floor",
+                    "target",
+                    "saved for backward (MiB)",
+                    "step-by-step autograd (MiB)",
+                ],
+                rows,
+            ),
             "",
         ]
     est = [r for r in data["results"] if r["kind"] == "estimator"]

@@ -6,9 +6,9 @@ import argparse
 from collections.abc import Sequence
 from types import ModuleType
 
-from relaxit.cli import bench, laplace_bridge, vae
+from relaxit.cli import bench, laplace_bridge, select, vae
 
-SUBCOMMANDS: tuple[ModuleType, ...] = (vae, laplace_bridge, bench)
+SUBCOMMANDS: tuple[ModuleType, ...] = (vae, laplace_bridge, bench, select)
 """Modules of ``relaxit.cli`` that each define ``add_parser(subparsers)``; the parser they add
 sets ``func(args) -> int``."""
 

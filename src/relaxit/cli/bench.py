@@ -34,7 +34,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     speed.add_argument(
         "--threads", default=None, help="comma-separated thread counts (default: 1 and all)"
     )
-    speed.add_argument("--only", default=None, help="only cases whose name contains PATTERN")
+    speed.add_argument(
+        "--only",
+        default=None,
+        help="only cases whose name contains PATTERN (comma-separated: any of them)",
+    )
     speed.add_argument("--no-compile", action="store_true", help="skip the torch.compile variant")
     speed.add_argument("--rounds", type=int, default=None, help="interleaved rounds (default 3)")
     speed.add_argument(

@@ -88,17 +88,20 @@ def _forward_steps(
     total_left = scaled.new_full((scaled.shape[0], 1), float(scaled.shape[-1]))  # sum r
     for j in range(k):
         a = softmaxes[j % len(softmaxes)]
-        torch.log(left, out=a)
-        if isinstance(beta, float):
-            torch.add(scaled, a, alpha=beta, out=a)  # beta (s + log r)
+        if j == 0:  # r = 1: log r = 0, and nothing caps
+            _softmax_out(scaled, -1, False, out=a)
         else:
-            torch.addcmul(scaled, a, beta, out=a)
-        _softmax_out(a, -1, False, out=a)
+            torch.log(left, out=a)
+            if isinstance(beta, float):
+                torch.add(scaled, a, alpha=beta, out=a)  # beta (s + log r)
+            else:
+                torch.addcmul(scaled, a, beta, out=a)
+            _softmax_out(a, -1, False, out=a)
         left.sub_(a)  # r - a
         total_left.sub_(1.0)
-        rows = (left.amin(-1) < 0).nonzero().squeeze(-1)  # some a > r: cap these rows
+        rows = (left.amin(-1) < 0).nonzero().squeeze(-1) if j else left.new_empty(0)
         capped = None
-        if rows.numel():
+        if rows.numel():  # some a > r: cap these rows
             h = left.index_select(0, rows)
             r_safe = None
             if record is not None:
