@@ -12,7 +12,7 @@ import torch
 
 from relaxit import estimators
 from relaxit.bench.estimators import run_estimators
-from relaxit.bench.speed import estimator_cases
+from relaxit.bench.speed_cases import estimator_cases
 from relaxit.cli import main
 from relaxit.estimators import BERNOULLI, CATEGORICAL, REINFORCE, register_estimator, registry
 from relaxit.vae import METHODS
@@ -130,7 +130,7 @@ def distribution_gaps(cls: type, speed_classes: set[str]) -> list[str]:
     gallery page naming it (listed in mkdocs.yml's nav)."""
     gaps = []
     if cls.__name__ not in speed_classes:
-        gaps.append(f"no case for {cls.__name__} in relaxit.bench.speed (with a floor)")
+        gaps.append(f"no case for {cls.__name__} in relaxit.bench.speed_cases (with a floor)")
     nav = (ROOT / "mkdocs.yml").read_text()
     name = re.compile(rf"\b{cls.__name__}\b")
     pages = [
@@ -146,7 +146,7 @@ def distribution_gaps(cls: type, speed_classes: set[str]) -> list[str]:
 
 
 def speed_case_classes() -> set[str]:
-    from relaxit.bench.speed import all_cases
+    from relaxit.bench.speed_cases import all_cases
 
     return {c.cls for c in all_cases(quick=True) if c.floor in c.candidates}
 
