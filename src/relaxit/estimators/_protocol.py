@@ -116,6 +116,32 @@ class Problem:
         return self.sampler.conditional(phi, b, extra)
 
 
+MASK_GAP = 1e4
+"""How far below the row's largest logit a masked (``-inf``) logit is placed: ``exp(-1e4)`` is
+exactly 0 in float32 and float64, so the law, samples and gradients are unchanged."""
+
+
+def unmask_logits(phi: Tensor, family: str) -> Tensor:
+    """``phi`` with masked logits made finite, so that no ``inf - inf`` makes a NaN.
+
+    A categorical logit of ``-inf`` (the usual mask of an invalid action) becomes the row's
+    largest finite logit minus `MASK_GAP`; a Bernoulli logit of ``-inf``/``+inf`` becomes
+    ``-/+MASK_GAP``. Their probabilities stay exactly 0 (or 1), and their gradient is exactly 0
+    (``torch.where`` sends no gradient to the replaced entries). ``NaN`` raises ``ValueError``
+    (``OneHotCategorical`` normalizes a ``+inf`` logit, or a row with every category masked, to
+    NaN). Finite logits are returned as is.
+    """
+    finite = torch.isfinite(phi.detach())
+    if bool(finite.all()):
+        return phi
+    if bool(torch.isnan(phi.detach()).any()):
+        raise ValueError("dist's logits contain NaN")
+    if family == BERNOULLI:
+        return torch.where(finite, phi, MASK_GAP * torch.sign(phi.detach()))
+    top = phi.detach().masked_fill(~finite, -torch.inf).amax(-1, keepdim=True)
+    return torch.where(finite, phi, (top - MASK_GAP).expand_as(phi))
+
+
 def right_pad(x: Tensor, ndim: int) -> Tensor:
     """View ``x`` with trailing singleton dims up to ``ndim`` dims (for broadcasting)."""
     return x.reshape(x.shape + (1,) * (ndim - x.dim()))
@@ -187,7 +213,7 @@ class Estimator(nn.Module):
         phi = dist.logits
         if not phi.is_floating_point():
             raise TypeError(f"dist's logits must be floating point, got {phi.dtype}")
-        return Problem(family, phi, dist.batch_shape, dist.event_shape)
+        return Problem(family, unmask_logits(phi, family), dist.batch_shape, dist.event_shape)
 
     def _check_n(self, n_samples: int) -> int:
         if isinstance(n_samples, bool) or not isinstance(n_samples, int):

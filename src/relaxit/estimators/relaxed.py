@@ -129,7 +129,9 @@ class GumbelSoftmax(_Tempered):
 
     def __init__(self, temperature: float = 1.0, hard: bool = False) -> None:
         super().__init__(temperature)
-        self.hard = bool(hard)
+        if not isinstance(hard, bool):
+            raise ValueError(f"hard must be True or False, got {hard!r}")
+        self.hard = hard
 
     def _sample(self, problem: Problem, n: int) -> Tensor:
         phi = problem.phi
