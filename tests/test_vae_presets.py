@@ -363,6 +363,7 @@ def test_every_preset_method_is_a_vae_method_for_its_latent():
     """The presets name methods of `relaxit vae` (e.g. GR-MC100/1000 as gumbel-rao-100/-1000):
     every cell of every preset resolves, and so does every published row's method."""
     for preset in PRESETS.values():
+        assert all(key == v.name for key, v in preset.variants.items()), preset.name
         cells = select_cells(preset)
         assert len(cells) == len(preset.variants) * len(preset.methods)
         for variant in preset.variants.values():
