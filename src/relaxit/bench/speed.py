@@ -68,9 +68,13 @@ def _run_speed(quick, threads, only, compile, rounds, min_run_time, log) -> dict
     cases += estimator_cases(quick)
     if only:
         patterns = [p.strip().lower() for p in only.split(",") if p.strip()]
-        cases = [
+        matched = [
             c for c in cases if any(fnmatch.fnmatch(c.name.lower(), f"*{p}*") for p in patterns)
         ]
+        if not matched:  # never time (and write) an empty run over the committed results
+            names = ", ".join(sorted({c.name.split("/")[0] for c in cases}))
+            raise ValueError(f"--only {only!r} matches no case; the cases are: {names}")
+        cases = matched
     compiled: dict[str, dict[str, Any]] = {}
     results = []
     for case in cases:
