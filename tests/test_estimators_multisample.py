@@ -282,3 +282,25 @@ def test_a_joint_variable_of_one_categorical_is_one_categorical(est):
     assert results[1][0].shape == (2,)
     assert torch.allclose(results[0][0], results[1][0])
     assert torch.allclose(results[0][1], results[1][1])
+
+
+def test_arms_with_two_samples_is_disarm_on_its_own_pair():
+    """Dimitriev & Zhou 2021: ARMS with n = 2 is DisARM. On the pair that ARMS draws, its gradient
+    is DisARM's 1/2 (f(b) - f(b~)) (-1)^b~ 1[b != b~] sigmoid(|phi|), and the two samples never
+    both take the rarer value (C(q, q) = 0 for two samples)."""
+    torch.manual_seed(4)
+    logits = torch.randn(500, 3, dtype=DTYPE).requires_grad_(True)
+    rows = []
+
+    def f(b):
+        rows.append(b)
+        return (b * torch.tensor([1.0, -2.0, 0.5], dtype=DTYPE)).sum(-1).sin()
+
+    ARMS()(f, Bernoulli(logits=logits), 2).sum().backward()
+    b, b_anti = rows[0]
+    phi = logits.detach()
+    rare = torch.where(phi < 0, 1.0, 0.0)
+    assert not ((b == rare) & (b_anti == rare)).any()
+    diff = (f(b[None]) - f(b_anti[None]))[0].unsqueeze(-1)
+    disarm = 0.5 * diff * (1 - 2 * b_anti) * (b != b_anti) * torch.sigmoid(phi.abs())
+    assert torch.allclose(logits.grad, disarm)

@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch.distributions import constraints
 
+from relaxit._sampling import logistic_noise as logistic_noise  # the shared sampling core
 from relaxit.distributions._bernoulli import BernoulliProbsOrLogits
 from relaxit.distributions._params import (
     CheckedDistribution,
@@ -29,16 +30,6 @@ from relaxit.distributions._params import (
     finite_real,
     float_params,
 )
-
-
-def logistic_noise(shape: torch.Size, like: torch.Tensor) -> torch.Tensor:
-    """``logit(u)`` for ``u ~ Uniform(0, 1)``: standard logistic noise, one uniform draw.
-
-    ``u`` is clamped to ``[tiny, 1)`` inside ``torch.logit`` (one fused op), so the noise is
-    finite: ``torch.rand`` returns exactly 0 with probability ``2**-24`` per float32 element.
-    """
-    u = torch.rand(shape, dtype=like.dtype, device=like.device)
-    return torch.logit(u, eps=torch.finfo(like.dtype).tiny)
 
 
 def clamp_open_unit(z: torch.Tensor) -> torch.Tensor:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch.distributions.utils import lazy_property, logits_to_probs, probs_to_logits
 
+from relaxit._sampling import one_hot_argmax as one_hot_argmax  # the shared core
 from relaxit.distributions._params import float_params, probs_or_logits
 
 
@@ -27,11 +28,6 @@ def logits_from(probs, logits, name: str) -> tuple[torch.Tensor, bool]:
     if is_probs:
         tensor = tensor / tensor.sum(-1, keepdim=True)
     return tensor, is_probs
-
-
-def one_hot_argmax(y: torch.Tensor) -> torch.Tensor:
-    """One-hot of ``argmax(y, -1)``, same shape, dtype and device as ``y``."""
-    return torch.zeros_like(y).scatter_(-1, y.argmax(-1, keepdim=True), 1.0)
 
 
 class ProbsOrLogits:

@@ -6,12 +6,13 @@ import math
 
 import torch
 
+from relaxit._sampling import gumbel_noise
+
 
 def gumbel_like(logits: torch.Tensor, shape: torch.Size) -> torch.Tensor:
-    """Standard Gumbel noise of ``shape``, dtype/device of ``logits``; finite for every draw."""
-    tiny = torch.finfo(logits.dtype).tiny
-    u = torch.rand(shape, dtype=logits.dtype, device=logits.device).clamp_(tiny, 1.0 - 1e-7)
-    return -(-u.log()).log()
+    """Standard Gumbel noise of ``shape``, dtype/device of ``logits``; finite for every draw
+    (`relaxit._sampling.gumbel_noise`, the core shared with the estimators)."""
+    return gumbel_noise(shape, logits)
 
 
 def concrete_log_density(

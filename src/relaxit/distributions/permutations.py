@@ -11,6 +11,7 @@ from pyro.distributions import TorchDistribution
 from torch.distributions import constraints
 
 from relaxit.distributions._gumbel import gumbel_like
+from relaxit.distributions._params import finite_real_vector
 
 MAX_ENUMERATED_PERMUTATIONS = 40_320
 """Largest support (n! rankings, n = 8) that `PlackettLuce.enumerate_support` builds."""
@@ -67,9 +68,7 @@ class PlackettLuce(TorchDistribution):
         0.4863
     """
 
-    arg_constraints: ClassVar[dict[str, constraints.Constraint]] = {
-        "logits": constraints.real_vector
-    }
+    arg_constraints: ClassVar[dict[str, constraints.Constraint]] = {"logits": finite_real_vector}
     has_enumerate_support = True
 
     def __init__(self, logits, validate_args=None):

@@ -11,6 +11,7 @@ from pyro.distributions import TorchDistribution
 from torch.distributions import constraints
 from torch.distributions.utils import lazy_property
 
+from relaxit.distributions._params import finite_real_vector
 from relaxit.distributions.topk import _KHot
 
 MAX_ENUMERATED_SUBSETS = 100_000
@@ -110,9 +111,7 @@ class KSubset(TorchDistribution):
         0.1667
     """
 
-    arg_constraints: ClassVar[dict[str, constraints.Constraint]] = {
-        "logits": constraints.real_vector
-    }
+    arg_constraints: ClassVar[dict[str, constraints.Constraint]] = {"logits": finite_real_vector}
     has_rsample = True
     has_enumerate_support = True
 

@@ -20,15 +20,19 @@ from dataclasses import dataclass
 from numbers import Real
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.distributions import Bernoulli, Distribution, OneHotCategorical
+
+from relaxit._sampling import BERNOULLI as BERNOULLI
+from relaxit._sampling import BERNOULLI_FAMILY as BERNOULLI_FAMILY
+from relaxit._sampling import CATEGORICAL as CATEGORICAL
+from relaxit._sampling import CATEGORICAL_FAMILY as CATEGORICAL_FAMILY
+from relaxit._sampling import FAMILIES, Family
+from relaxit._sampling import uniform as uniform
 
 Objective = Callable[[Tensor], Tensor]
 """``f``: samples ``(S,) + batch_shape + event_shape`` -> values ``(S,) + batch_shape[:m]``."""
 
-BERNOULLI = "bernoulli"
-CATEGORICAL = "categorical"
 OBJECTIVES = ("mean", "log-mean-exp")
 """What ``loss`` estimates: ``E[f(b)]`` (``"mean"``) or a multi-sample bound
 ``E[log mean_k exp f(b_k)]`` whose ``f`` returns log-weights (``"log-mean-exp"``)."""
@@ -53,15 +57,14 @@ def check_temperature(value: float | Tensor, name: str = "temperature") -> float
     return value
 
 
-def uniform(shape: tuple[int, ...], like: Tensor) -> Tensor:
-    """U(0, 1) noise in ``like``'s dtype/device, clamped away from 0 so logs stay finite."""
-    u = torch.rand(shape, dtype=like.dtype, device=like.device)
-    return u.clamp_min(torch.finfo(like.dtype).tiny)
-
-
 @dataclass
 class Problem:
-    """A validated ``dist`` seen in logit space: its family, logits ``phi`` and shapes."""
+    """A validated ``dist`` seen in logit space: its family, logits ``phi`` and shapes.
+
+    The sampling maps (noise, hard threshold / argmax, relaxed map, conditional noise, score,
+    log-probability) are those of the family's `relaxit._sampling.Family` object, ``sampler``
+    (shared with `relaxit.distributions`); the methods below forward to it.
+    """
 
     family: str
     phi: Tensor
@@ -69,65 +72,74 @@ class Problem:
     event_shape: torch.Size
 
     @property
+    def sampler(self) -> Family:
+        """The family's sampling core (`BERNOULLI_FAMILY` or `CATEGORICAL_FAMILY`)."""
+        return FAMILIES[self.family]
+
+    @property
     def is_bernoulli(self) -> bool:
         return self.family == BERNOULLI
 
     def probs(self, phi: Tensor) -> Tensor:
         """sigmoid(phi) or softmax(phi): the mean of the one-hot / 0-1 variable."""
-        return torch.sigmoid(phi) if self.is_bernoulli else torch.softmax(phi, -1)
+        return self.sampler.probs(phi)
 
     def noise(self, n: int, phi: Tensor) -> Tensor:
         """Logistic (Bernoulli) or Gumbel (categorical) noise, shape ``(n,) + phi.shape``."""
-        u = uniform((n, *phi.shape), phi)
-        return u.log() - torch.log1p(-u) if self.is_bernoulli else -torch.log(-u.log())
+        return self.sampler.noise(n, phi)
 
     def hard(self, z: Tensor) -> Tensor:
         """H(z): ``1[z > 0]`` (Bernoulli) or the one-hot argmax (categorical), ``z``'s dtype."""
-        if self.is_bernoulli:
-            return (z > 0).to(z.dtype)
-        return F.one_hot(z.argmax(-1), z.shape[-1]).to(z.dtype)
+        return self.sampler.hard(z)
 
     def relax(self, z: Tensor, temperature: float | Tensor) -> Tensor:
         """sigma(z / temperature) or softmax(z / temperature)."""
-        z = z / temperature
-        return torch.sigmoid(z) if self.is_bernoulli else torch.softmax(z, -1)
+        return self.sampler.relax(z, temperature)
 
     def sample(self, n: int) -> Tensor:
         """``n`` discrete samples (no graph): H(phi + noise)."""
-        phi = self.phi.detach()
-        return self.hard(phi + self.noise(n, phi))
+        return self.sampler.sample(n, self.phi)
 
     def score(self, b: Tensor, phi: Tensor) -> Tensor:
         """d log p(b) / d phi per variable: ``b - probs`` (shape of ``b``)."""
-        return b - self.probs(phi)
+        return self.sampler.score(b, phi)
 
     def log_prob(self, b: Tensor, phi: Tensor) -> Tensor:
         """log p(b) per variable, summed over the event dim for one-hot: shape of ``b[..., 0]``
         (categorical) or of ``b`` (Bernoulli). Logit space: ``b phi - softplus(phi)``."""
-        if self.is_bernoulli:
-            return b * phi - F.softplus(phi)
-        return (b * torch.log_softmax(phi, -1)).sum(-1)
+        return self.sampler.log_prob(b, phi)
 
     def conditional(self, phi: Tensor, b: Tensor, extra: tuple[int, ...] = ()) -> Tensor:
-        """z~ ~ p(z | H(z) = b), reparameterised in ``phi`` (Tucker et al. 2017, appendix).
+        """z~ ~ p(z | H(z) = b), reparameterised in ``phi`` (Tucker et al. 2017, appendix; the
+        formulas are on `BernoulliFamily.conditional` and `CategoricalFamily.conditional`).
+        Shape ``extra + b.shape``."""
+        return self.sampler.conditional(phi, b, extra)
 
-        Bernoulli, z = phi + logistic: with a = logit(v), v ~ U(0, 1),
-        ``z~ = softplus(a + softplus(phi))`` if b = 1 and ``-softplus(a + softplus(-phi))`` if
-        b = 0. Categorical, z = phi + Gumbel: with E_k = -log v_k ~ Exp(1),
-        ``z~_b = lse(phi) - log E_b`` and ``z~_k = -logaddexp(log E_k - phi_k, log E_b - lse(phi))``
-        for k != b. Shape ``extra + b.shape``.
-        """
-        v = uniform((*extra, *b.shape), phi)
-        if self.is_bernoulli:
-            a = v.log() - torch.log1p(-v)
-            sign = 2 * b - 1  # one softplus branch: s * softplus(a + softplus(s * phi))
-            return sign * F.softplus(a + F.softplus(sign * phi))
-        log_e = torch.log(-v.log())
-        lse = torch.logsumexp(phi, -1, keepdim=True)
-        log_e_top = (log_e * b).sum(-1, keepdim=True)
-        top = lse - log_e_top
-        others = -torch.logaddexp(log_e - phi, log_e_top - lse)
-        return torch.where(b > 0, top, others)
+
+MASK_GAP = 1e4
+"""How far below the row's largest logit a masked (``-inf``) logit is placed: ``exp(-1e4)`` is
+exactly 0 in float32 and float64, so the law, samples and gradients are unchanged."""
+
+
+def unmask_logits(phi: Tensor, family: str) -> Tensor:
+    """``phi`` with masked logits made finite, so that no ``inf - inf`` makes a NaN.
+
+    A categorical logit of ``-inf`` (the usual mask of an invalid action) becomes the row's
+    largest finite logit minus `MASK_GAP`; a Bernoulli logit of ``-inf``/``+inf`` becomes
+    ``-/+MASK_GAP``. Their probabilities stay exactly 0 (or 1), and their gradient is exactly 0
+    (``torch.where`` sends no gradient to the replaced entries). ``NaN`` raises ``ValueError``
+    (``OneHotCategorical`` normalizes a ``+inf`` logit, or a row with every category masked, to
+    NaN). Finite logits are returned as is.
+    """
+    finite = torch.isfinite(phi.detach())
+    if bool(finite.all()):
+        return phi
+    if bool(torch.isnan(phi.detach()).any()):
+        raise ValueError("dist's logits contain NaN")
+    if family == BERNOULLI:
+        return torch.where(finite, phi, MASK_GAP * torch.sign(phi.detach()))
+    top = phi.detach().masked_fill(~finite, -torch.inf).amax(-1, keepdim=True)
+    return torch.where(finite, phi, (top - MASK_GAP).expand_as(phi))
 
 
 def right_pad(x: Tensor, ndim: int) -> Tensor:
@@ -201,7 +213,7 @@ class Estimator(nn.Module):
         phi = dist.logits
         if not phi.is_floating_point():
             raise TypeError(f"dist's logits must be floating point, got {phi.dtype}")
-        return Problem(family, phi, dist.batch_shape, dist.event_shape)
+        return Problem(family, unmask_logits(phi, family), dist.batch_shape, dist.event_shape)
 
     def _check_n(self, n_samples: int) -> int:
         if isinstance(n_samples, bool) or not isinstance(n_samples, int):

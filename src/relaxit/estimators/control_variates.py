@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from numbers import Real
 
 import torch
 from torch import Tensor, nn
@@ -168,7 +169,9 @@ class REBAR(_RelaxedControlVariate):
     def __init__(self, temperature: float = 0.5, eta: float = 1.0) -> None:
         super().__init__()
         check_temperature(temperature)
-        if not math.isfinite(float(eta)):
+        is_number = isinstance(eta, Real) and not isinstance(eta, bool)
+        is_scalar = isinstance(eta, torch.Tensor) and eta.dim() == 0 and eta.is_floating_point()
+        if not (is_number or is_scalar) or not math.isfinite(float(eta)):
             raise ValueError(f"eta must be a finite number, got {eta!r}")
         self.log_temperature = nn.Parameter(torch.tensor(float(temperature)).log())
         self.eta = nn.Parameter(torch.tensor(float(eta)))

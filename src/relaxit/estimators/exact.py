@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from relaxit.estimators._protocol import (
@@ -77,13 +76,13 @@ class Exact(Estimator):
     def _loss(self, f: Objective, problem: Problem, n_samples: int) -> Tensor:
         phi = problem.phi
         batch, event = problem.batch_shape, problem.event_shape
-        probe = torch.zeros((1, *batch, *event), dtype=phi.dtype, device=phi.device)
-        if not problem.is_bernoulli:
-            probe[..., 0] = 1
+        sampler = problem.sampler
+        n_values = sampler.n_values(event)
+        first = torch.zeros((1, *batch), dtype=torch.long, device=phi.device)
+        probe = sampler.encode(first, n_values).to(phi.dtype)  # every variable at value 0
         _, m = evaluate(f, probe, problem)
         joint = batch[m:]
         n_vars = math.prod(joint)
-        n_values = event[0] if event else 2
         support = n_values**n_vars
         if support > self.max_support:
             raise ValueError(
@@ -95,8 +94,7 @@ class Exact(Estimator):
         for start in range(0, support, self.chunk_size):
             index = torch.arange(start, min(start + self.chunk_size, support), device=phi.device)
             values = (index[:, None] // digits) % n_values  # (c, n_vars)
-            b = values if problem.is_bernoulli else F.one_hot(values, n_values)
-            b = b.to(phi.dtype).reshape((-1, *joint, *event))
+            b = sampler.encode(values, n_values).to(phi.dtype).reshape((-1, *joint, *event))
             b = b.reshape((b.shape[0],) + (1,) * m + b.shape[1:]).expand((-1, *batch, *event))
             fb, _ = evaluate(f, b, problem)
             log_p = sum_joint(problem.log_prob(b, phi), 1 + m)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import torch
 from torch import Tensor
 
 from relaxit.estimators._protocol import (
@@ -130,7 +129,9 @@ class GumbelSoftmax(_Tempered):
 
     def __init__(self, temperature: float = 1.0, hard: bool = False) -> None:
         super().__init__(temperature)
-        self.hard = bool(hard)
+        if not isinstance(hard, bool):
+            raise ValueError(f"hard must be True or False, got {hard!r}")
+        self.hard = hard
 
     def _sample(self, problem: Problem, n: int) -> Tensor:
         phi = problem.phi
@@ -248,10 +249,7 @@ class ReinMax(_Tempered):
         d = problem.sample(n)
         pi0 = problem.probs(phi)
         pi1 = 0.5 * (d + problem.probs(phi.detach() / self.temperature))
-        if problem.is_bernoulli:
-            shift = pi1.log() - torch.log1p(-pi1) - phi.detach()
-            pi1 = torch.sigmoid(shift + phi)
-        else:
-            pi1 = torch.softmax(pi1.log() - phi.detach() + phi, -1)
+        family = problem.sampler  # sigmoid/logit or softmax/log
+        pi1 = family.probs(family.logits(pi1) - phi.detach() + phi)
         pi2 = 2 * pi1 - 0.5 * pi0
         return d + (pi2 - pi2.detach())

@@ -241,8 +241,8 @@ def compare(base: SelectConfig, methods: list[str], seeds: list[int], out: Path)
     """Every method x seed as its own cell (``out/METHOD-seedS/metrics.json``; an existing cell
     is kept, so an interrupted comparison resumes), then the table and the picture."""
     data = load(base.dataset)
-    rows = []
     cells: dict[str, list[dict[str, Any]]] = {}
+    summary: dict[str, Any] = {}
     for name in methods:
         for seed in seeds:
             cell = out / f"{name}-seed{seed}"
@@ -254,6 +254,15 @@ def compare(base: SelectConfig, methods: list[str], seeds: list[int], out: Path)
                 )
                 metrics = train(cfg, data)
             cells.setdefault(name, []).append(metrics)
+            summary = _summarize(base, cells)  # the table so far, rewritten after every cell
+            (out / "select.json").write_text(json.dumps(summary, indent=2))
+            (out / "select.md").write_text(_markdown(summary))
+    plot_comparison(out, methods, seeds[0])
+    return summary
+
+
+def _summarize(base: SelectConfig, cells: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+    rows = []
     for name, runs in cells.items():
         acc = [r["test_accuracy_top_k"] for r in runs]
         se = statistics.stdev(acc) / math.sqrt(len(acc)) if len(acc) > 1 else float("nan")
@@ -269,11 +278,7 @@ def compare(base: SelectConfig, methods: list[str], seeds: list[int], out: Path)
                 "samples_per_example": runs[0]["samples_per_example"],
             }
         )
-    summary = {"config": asdict(base), "rows": rows, "provenance": _provenance()}
-    (out / "select.json").write_text(json.dumps(summary, indent=2))
-    (out / "select.md").write_text(_markdown(summary))
-    plot_comparison(out, methods, seeds[0])
-    return summary
+    return {"config": asdict(base), "rows": rows, "provenance": _provenance()}
 
 
 def _markdown(summary: dict[str, Any]) -> str:
@@ -285,6 +290,7 @@ def _markdown(summary: dict[str, Any]) -> str:
             r["method"],
             r["paper"],
             f"{r['test_accuracy_top_k_mean']:.3f} ± {r['test_accuracy_top_k_se']:.3f}",
+            ",".join(map(str, r["seeds"])),
             f"{r['final_train_loss_mean']:.3f}",
             r["samples_per_example"],
             f"{r['seconds_mean']:.0f}",
@@ -300,8 +306,8 @@ def _markdown(summary: dict[str, Any]) -> str:
             f"- machine: {p['cpu']}, {p['cpu_count']} CPUs, torch threads {p['torch_threads']}; "
             f"torch {p['torch']}, relaxit {p['relaxit']}",
             f"- setup: {c['steps']} Adam steps (lr {c['lr']}) of batch {c['batch_size']}, "
-            f"selector and classifier MLPs with {c['hidden']} hidden units; seeds "
-            f"{summary['rows'][0]['seeds']}",
+            f"selector and classifier MLPs with {c['hidden']} hidden units; seeds per method "
+            "in the `seeds` column",
             "",
             "Post-hoc accuracy (Chen et al. 2018): the classifier's test accuracy on the k pixels "
             "with the largest selector logits (mean ± standard error over seeds). Training loss: "
@@ -312,6 +318,7 @@ def _markdown(summary: dict[str, Any]) -> str:
                     "method",
                     "paper",
                     "post-hoc test accuracy",
+                    "seeds",
                     "final train loss",
                     "samples per example",
                     "seconds",
