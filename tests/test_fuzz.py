@@ -27,7 +27,7 @@ DTYPES = (torch.float32, torch.float64)
 QUICK = settings(
     max_examples=3, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck)
 )
-LONG = settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+LONG = settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck))
 seeds = st.integers(0, 2**31 - 1)
 
 
@@ -59,6 +59,20 @@ def test_integer_parameters_are_promoted_or_named(example):
             x = dist.sample((4,))
             assert torch.isfinite(x.float()).all(), f"{example.name}: int {name}"
             assert getattr(dist, name).is_floating_point(), f"{example.name}: {name} stays int"
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16], ids=str)
+@pytest.mark.parametrize("example", OURS, ids=lambda e: e.name)
+def test_half_precision_samples_in_their_support(example, dtype):
+    params = example.build_params(dtype=dtype)
+    if not all(torch.isfinite(params[k]).all() for k in example.float_param_names):
+        pytest.skip("a parameter is beyond this dtype's range (an invalid parameter there)")
+    torch.manual_seed(0)
+    dist = example.make(dtype=dtype, validate_args=True)
+    x = dist.rsample((16,)) if dist.has_rsample else dist.sample((16,))
+    assert x.dtype in (dtype, torch.long) and torch.isfinite(x.float()).all()
+    if example.law != "none":
+        assert torch.isfinite(dist.log_prob(x).float()).all()  # validates x against the support
 
 
 def _extremes(example, dtype, seed):

@@ -4,6 +4,7 @@ sees it without edits, and a missing page or a stale table fails here."""
 from __future__ import annotations
 
 import importlib.util
+import re
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,7 @@ import torch
 
 from relaxit import estimators
 from relaxit.bench.estimators import run_estimators
-from relaxit.bench.speed import estimator_cases
+from relaxit.bench.speed_cases import estimator_cases
 from relaxit.cli import main
 from relaxit.estimators import BERNOULLI, CATEGORICAL, REINFORCE, register_estimator, registry
 from relaxit.vae import METHODS
@@ -110,3 +111,58 @@ def test_every_consumer_sees_a_registered_estimator(throwaway, capsys):
     assert sorted(stale_tables()) == ["README.md", "docs/gallery/index.md"]
     # and its missing docs page is reported
     assert "no gallery page docs/gallery/estimators/throwaway_estimator.md" in docs_gaps(Throwaway)
+
+
+# --- distributions: the kit's Example registry is the list ----------------------------------
+
+
+def relaxit_example_classes() -> list[type]:
+    """Every distribution class of relaxit's own that the kit's Example registry holds (the kit
+    fails when a public class has none: tests/test_conformance.py)."""
+    from relaxit.testing.registry import EXAMPLES
+
+    classes = {e.dist_class for e in EXAMPLES if e.dist_class.__module__.startswith("relaxit.")}
+    return sorted(classes, key=lambda c: c.__name__)
+
+
+def distribution_gaps(cls: type, speed_classes: set[str]) -> list[str]:
+    """What a distribution class lacks besides its Example: a speed case with a floor, a
+    gallery page naming it (listed in mkdocs.yml's nav)."""
+    gaps = []
+    if cls.__name__ not in speed_classes:
+        gaps.append(f"no case for {cls.__name__} in relaxit.bench.speed_cases (with a floor)")
+    nav = (ROOT / "mkdocs.yml").read_text()
+    name = re.compile(rf"\b{cls.__name__}\b")
+    pages = [
+        p
+        for p in sorted((DOCS / "gallery" / "distributions").glob("*.md"))
+        if name.search(p.read_text().splitlines()[0])  # the page's title names the class
+    ]
+    if not pages:
+        gaps.append(f"no gallery page in docs/gallery/distributions/ naming {cls.__name__}")
+    elif not any(f"gallery/distributions/{p.name}" in nav for p in pages):
+        gaps.append(f"the gallery page of {cls.__name__} is not in mkdocs.yml's nav")
+    return gaps
+
+
+def speed_case_classes() -> set[str]:
+    from relaxit.bench.speed_cases import all_cases
+
+    return {c.cls for c in all_cases(quick=True) if c.floor in c.candidates}
+
+
+def test_every_distribution_has_a_speed_case_and_a_gallery_page():
+    speed = speed_case_classes()
+    gaps = {c.__name__: distribution_gaps(c, speed) for c in relaxit_example_classes()}
+    assert len(gaps) >= 15
+    assert {k: v for k, v in gaps.items() if v} == {}
+
+
+def test_a_distribution_without_its_case_or_page_is_reported():
+    """Planted gaps: a class the speed bench and the gallery do not know."""
+
+    class Unlisted(torch.distributions.Distribution):
+        pass
+
+    gaps = distribution_gaps(Unlisted, speed_case_classes())
+    assert len(gaps) == 2 and "speed" in gaps[0] and "gallery page" in gaps[1]

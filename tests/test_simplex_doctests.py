@@ -10,7 +10,7 @@ MODULES = [
     "relaxit.distributions.invertible_gaussian",
     "relaxit.distributions.logistic_normal",
     "relaxit.distributions.approx",
-    "relaxit.distributions.gaussian",
+    "relaxit.distributions.omt_avf",
 ]
 
 

@@ -316,3 +316,25 @@ def test_stochastic_neural_sort_hard_samples_follow_plackett_luce():
     counts = np.bincount([index[tuple(r)] for r in ranking.tolist()], minlength=len(perms))
     expected = PlackettLuce(logits).log_prob(torch.tensor(perms)).exp().numpy() * n_draws
     assert stats.chisquare(counts, expected).pvalue > 1e-3
+
+
+def test_dtype_and_device_follow_the_inputs():
+    """Nothing is created on the default device or in float32 behind the caller's back."""
+    x = torch.randn(3, 4, dtype=torch.float64, requires_grad=True)
+    sq = torch.randn(2, 4, 4, dtype=torch.float64, requires_grad=True)
+    with torch.device("meta"):  # a tensor made without the inputs' device lands on "meta"
+        outs = [
+            gumbel_sinkhorn(sq, 0.5),
+            gumbel_sinkhorn(sq, 0.5, hard=True),
+            neural_sort(x, 0.5, hard=True),
+            stochastic_neural_sort(x, 0.5, sample_shape=(2,)),
+            perturbed(top_k_k_hot(2), n_samples=3)(x),
+            perturbed(argmax_one_hot, n_samples=3, noise="normal")(x),
+            fenchel_young_loss(argmax_one_hot, x, argmax_one_hot(x.detach())),
+            imle(top_k_k_hot(2), k=2)(x),
+            imle(argmax_one_hot, noise="gumbel")(x),
+        ]
+        sum(out.sum() for out in outs).backward()
+    for out in outs:
+        assert out.device.type == "cpu" and out.dtype == torch.float64
+    assert x.grad.device.type == "cpu" and sq.grad.dtype == torch.float64

@@ -357,3 +357,15 @@ def test_results_dir_ignores_all_but_checkpoints():
         Path(__file__).resolve().parents[1] / "benchmarks/results/paper-runs/.gitignore"
     ).read_text()
     assert "!checkpoint.pt" in text and text.splitlines()[2] == "*"
+
+
+def test_every_preset_method_is_a_vae_method_for_its_latent():
+    """The presets name methods of `relaxit vae` (e.g. GR-MC100/1000 as gumbel-rao-100/-1000):
+    every cell of every preset resolves, and so does every published row's method."""
+    for preset in PRESETS.values():
+        assert all(key == v.name for key, v in preset.variants.items()), preset.name
+        cells = select_cells(preset)
+        assert len(cells) == len(preset.variants) * len(preset.methods)
+        for variant in preset.variants.values():
+            methods = [p.method for p in variant.published]
+            assert select_cells(preset, methods, [variant.name])

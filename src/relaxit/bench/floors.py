@@ -3,6 +3,7 @@
 A floor draws one uniform (or normal) number per random variable, applies the formula's few
 elementwise ops (and the softmax / argmax / matmul where the method needs one) and nothing else:
 no parameter checks, no clamping, no distribution object. `relaxit.bench.speed` times every class
+(the cases are in `relaxit.bench.speed_cases`)
 against its floor in the same run, forward and forward + backward, so that a ratio near 1 means
 the class adds no overhead to the method itself. Every floor takes the same parameters as the
 class (e.g. ``alpha`` rather than ``log alpha`` for Hard Concrete), so the parameter transforms

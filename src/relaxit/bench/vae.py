@@ -143,6 +143,11 @@ def run_vae(
     if only:  # comma-separated patterns: a method is kept if its name contains any of them
         patterns = [p for p in only.split(",") if p]
         configs = [c for c in configs if any(p in c.method for p in patterns)]
+        if not configs:  # never train (and write) an empty leaderboard
+            raise ValueError(f"--only {only!r} matches no method (see relaxit vae --list-methods)")
+    from relaxit.vae.data import load_dataset
+
+    load_dataset(dataset)  # a bad name or path: one error now, not one error row per run
     runs: list[dict[str, Any]] = []
     env = os.environ.get("OMP_NUM_THREADS")
     os.environ["OMP_NUM_THREADS"] = "1"

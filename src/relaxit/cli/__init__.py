@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from types import ModuleType
 
 from relaxit.cli import bench, laplace_bridge, select, vae
+from relaxit.cli._checks import OneLineErrorParser
 
 SUBCOMMANDS: tuple[ModuleType, ...] = (vae, laplace_bridge, bench, select)
 """Modules of ``relaxit.cli`` that each define ``add_parser(subparsers)``; the parser they add
@@ -14,7 +15,7 @@ sets ``func(args) -> int``."""
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineErrorParser(
         prog="relaxit",
         description="Relaxations and gradient estimators for discrete random variables.",
     )

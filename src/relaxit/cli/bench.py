@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
+
+from relaxit.cli._checks import check_out_dir, fail, int_at_least
 
 DEFAULT_OUT = "benchmarks/results"
 
@@ -40,7 +41,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         help="only cases whose name contains PATTERN (comma-separated: any of them)",
     )
     speed.add_argument("--no-compile", action="store_true", help="skip the torch.compile variant")
-    speed.add_argument("--rounds", type=int, default=None, help="interleaved rounds (default 3)")
+    speed.add_argument(
+        "--rounds", type=int_at_least(1), default=None, help="interleaved rounds (default 3)"
+    )
     speed.add_argument(
         "--changes",
         default="benchmarks/speed-changes.md",
@@ -56,9 +59,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         "log-variance along a short optimisation run; the closed-form one-bit oracle check.",
     )
     common(est)
-    est.add_argument("--budget", type=int, default=4, help="f evaluations per estimate")
-    est.add_argument("--replicates", type=int, default=None, help="estimates per table row")
-    est.add_argument("--steps", type=int, default=None, help="optimisation-run steps")
+    est.add_argument("--budget", type=int_at_least(1), default=4, help="f evaluations per estimate")
+    est.add_argument(
+        "--replicates", type=int_at_least(2), default=None, help="estimates per table row"
+    )
+    est.add_argument("--steps", type=int_at_least(1), default=None, help="optimisation steps")
     est.set_defaults(func=run_estimators)
 
     vae = sub.add_parser(
@@ -71,20 +76,31 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     common(vae)
     vae.add_argument("--dataset", default="digits", help="digits, mnist, ... (as relaxit vae)")
     vae.add_argument(
-        "--steps", type=int, default=None, help="training steps per run (digits 2000, else 20000)"
+        "--steps",
+        type=int_at_least(1),
+        default=None,
+        help="training steps per run (digits 2000, else 20000)",
     )
-    vae.add_argument("--seeds", type=int, default=3, help="number of seeds (0..N-1)")
-    vae.add_argument("--jobs", type=int, default=1, help="runs in parallel (1 thread each)")
+    vae.add_argument("--seeds", type=int_at_least(1), default=3, help="number of seeds (0..N-1)")
+    vae.add_argument(
+        "--jobs", type=int_at_least(1), default=1, help="runs in parallel (1 thread each)"
+    )
     vae.add_argument(
         "--only",
         default=None,
         help="only methods whose name contains PATTERN (several: comma-separated, any of them)",
     )
     vae.add_argument(
-        "--eval-samples", type=int, default=None, help="importance samples (default 1000)"
+        "--eval-samples",
+        type=int_at_least(1),
+        default=None,
+        help="importance samples (default 1000)",
     )
     vae.add_argument(
-        "--eval-examples", type=int, default=None, help="test images evaluated (default all)"
+        "--eval-examples",
+        type=int_at_least(1),
+        default=None,
+        help="test images evaluated (default all)",
     )
     vae.add_argument(
         "--objective",
@@ -93,7 +109,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         help="iwae: the multi-sample leaderboard (methods training the K-sample bound, and "
         "ELBO references with K samples)",
     )
-    vae.add_argument("--k", type=int, default=5, help="samples per image for --objective iwae")
+    vae.add_argument(
+        "--k", type=int_at_least(2), default=5, help="samples per image for --objective iwae"
+    )
     vae.set_defaults(func=run_vae)
 
     paper = sub.add_parser(
@@ -110,15 +128,24 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     paper.add_argument(
         "--variants", default=None, help="comma-separated variants (default: all the preset's)"
     )
-    paper.add_argument("--steps", type=int, default=None, help="steps per run (default: paper's)")
-    paper.add_argument("--seeds", type=int, default=1, help="seeds per cell (0..S-1)")
+    paper.add_argument(
+        "--steps", type=int_at_least(1), default=None, help="steps per run (default: paper's)"
+    )
+    paper.add_argument("--seeds", type=int_at_least(1), default=1, help="seeds per cell (0..S-1)")
     paper.add_argument(
         "--resume", action="store_true", help="keep finished runs, continue from checkpoints"
     )
-    paper.add_argument("--eval-samples", type=int, default=None, help="importance samples")
-    paper.add_argument("--eval-examples", type=int, default=None, help="test images evaluated")
     paper.add_argument(
-        "--checkpoint-every", type=int, default=1000, help="steps between checkpoints"
+        "--eval-samples", type=int_at_least(1), default=None, help="importance samples"
+    )
+    paper.add_argument(
+        "--eval-examples", type=int_at_least(1), default=None, help="test images evaluated"
+    )
+    paper.add_argument(
+        "--checkpoint-every",
+        type=int_at_least(0),
+        default=1000,
+        help="steps between checkpoints (0: none)",
     )
     paper.add_argument("--out", default=DEFAULT_OUT, help=f"output dir (default {DEFAULT_OUT})")
     paper.set_defaults(func=run_paper)
@@ -151,17 +178,23 @@ def run_speed(args: argparse.Namespace) -> int:
             if args.threads
             else None
         )
+        if threads is not None and min(threads) < 1:
+            raise ValueError
     except ValueError:
-        print(f"relaxit bench speed: error: --threads {args.threads!r}", file=sys.stderr)
-        return 2
-    info, machine = _machine()
-    data = bench(
-        quick=args.quick,
-        threads=threads,
-        only=args.only,
-        compile=not args.no_compile,
-        rounds=args.rounds,
-    )
+        message = f"--threads {args.threads!r}: comma-separated integers >= 1 or 'all'"
+        return fail("bench speed", ValueError(message))
+    try:
+        check_out_dir(Path(args.out))
+        info, machine = _machine()
+        data = bench(
+            quick=args.quick,
+            threads=threads,
+            only=args.only,
+            compile=not args.no_compile,
+            rounds=args.rounds,
+        )
+    except ValueError as err:
+        return fail("bench speed", err)
     changes = Path(args.changes)
     text = changes.read_text() if changes.is_file() else None
     md = speed_markdown(data, machine, text)
@@ -174,9 +207,13 @@ def run_estimators(args: argparse.Namespace) -> int:
     from relaxit.bench.estimators import run_estimators as bench
     from relaxit.bench.report import write_results
 
+    out = Path(args.out)
+    try:
+        check_out_dir(out)
+    except ValueError as err:
+        return fail("bench estimators", err)
     info, machine = _machine()
     data = bench(quick=args.quick, budget=args.budget, replicates=args.replicates, steps=args.steps)
-    out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     plot_estimators(data, str(out / "estimators.png"))
     md = estimators_markdown(data, machine, "estimators.png")
@@ -193,6 +230,7 @@ def run_vae(args: argparse.Namespace) -> int:
 
     info, machine = _machine()
     try:
+        check_out_dir(Path(args.out))
         data = bench(
             dataset=args.dataset,
             quick=args.quick,
@@ -206,8 +244,7 @@ def run_vae(args: argparse.Namespace) -> int:
             k=args.k,
         )
     except (ValueError, FileNotFoundError) as err:
-        print(f"relaxit bench vae: error: {err}", file=sys.stderr)
-        return 2
+        return fail("bench vae", err)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     stem = f"vae-{args.dataset.split(':')[0]}" + ("-iwae" if args.objective == "iwae" else "")
@@ -223,6 +260,7 @@ def run_paper(args: argparse.Namespace) -> int:
     info, _ = _machine()
     split = lambda v: None if v is None else [x.strip() for x in v.split(",") if x.strip()]  # noqa: E731
     try:
+        check_out_dir(Path(args.out))
         data = bench(
             args.name,
             methods=split(args.methods),
@@ -237,7 +275,6 @@ def run_paper(args: argparse.Namespace) -> int:
             machine=info,
         )
     except (ValueError, FileNotFoundError) as err:
-        print(f"relaxit bench paper: error: {err}", file=sys.stderr)
-        return 2
+        return fail("bench paper", err)
     stem = Path(args.out) / f"paper-{data['preset']}"
     return _done([stem.with_suffix(ext) for ext in (".md", ".json", ".png")])

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 from dataclasses import fields
 
+from relaxit.cli._checks import fail, finite_float
 from relaxit.vae.config import (
     ACTIVATIONS,
     ARCHS,
@@ -98,7 +98,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
                 help=f"{HELP[f.name]} (default: {default})",
             )
             continue
-        kind = {"int": int, "float": float}.get(str(f.type).split(" |")[0], str)
+        kind = {"int": int, "float": finite_float}.get(str(f.type).split(" |")[0], str)
         choices = {
             "latent": LATENTS,
             "arch": ARCHS,
@@ -154,8 +154,7 @@ def run(args: argparse.Namespace) -> int:
         get_method(config.method)
         metrics = train(config)
     except (ValueError, FileNotFoundError) as err:
-        print(f"relaxit vae: error: {err}", file=sys.stderr)
-        return 2
+        return fail("vae", err)
     if int(os.environ.get("RANK", "0")) == 0:
         final = metrics["final"]
         print(

@@ -46,7 +46,7 @@ from relaxit.distributions.invertible_gaussian import InvertibleGaussian
 from relaxit.distributions.logistic_normal import LogisticNormalSoftmax
 
 # --- Gaussians for gradient estimation
-from relaxit.distributions.gaussian import AVFMultivariateNormal, OMTMultivariateNormal
+from relaxit.distributions.omt_avf import AVFMultivariateNormal, OMTMultivariateNormal
 
 __all__ = [  # noqa: RUF022 (one section per family)
     "Bernoulli",

@@ -15,7 +15,7 @@ from relaxit.distributions._params import (
     finite_positive_vector,
     finite_real_vector,
 )
-from relaxit.distributions.invertible_gaussian import tiny_clamped_softmax, vector_params
+from relaxit.distributions._simplex import tiny_clamped_softmax, vector_params
 
 _LOG_2PI = math.log(2 * math.pi)
 

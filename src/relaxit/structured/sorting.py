@@ -50,7 +50,7 @@ def _matching(scores: torch.Tensor) -> torch.Tensor:
         ) from e
     n = scores.shape[-1]
     flat = scores.detach().reshape(-1, n, n).to("cpu", torch.float64).numpy()
-    cols = torch.stack([torch.as_tensor(linear_sum_assignment(-m)[1]) for m in flat])
+    cols = torch.stack([torch.as_tensor(linear_sum_assignment(-m)[1], device="cpu") for m in flat])
     cols = cols.reshape(scores.shape[:-1]).to(scores.device)
     return torch.zeros_like(scores).scatter_(-1, cols.unsqueeze(-1), 1.0)
 

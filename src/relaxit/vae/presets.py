@@ -302,7 +302,7 @@ def _disarm_variant(dataset: str, spec: str, arch: str) -> Variant:
         )
     )
     return Variant(
-        f"{dataset}-{arch}",
+        f"{spec.partition(':')[0]}-{arch}",
         f"dynamically binarized {dataset}, {arch} model",
         {"dataset": spec, **arch_settings},
         published,

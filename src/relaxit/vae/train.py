@@ -8,13 +8,14 @@ import math
 import os
 import sys
 import time
-from dataclasses import replace
+from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any
 
 import torch
 import torch.distributed as dist
 
+from relaxit._io import check_out_dir
 from relaxit.vae.config import (
     ACTIVATIONS,
     ARCHS,
@@ -104,6 +105,13 @@ def resolve(config: VAEConfig) -> VAEConfig:
         )
     if c.objective == "iwae" and c.n_samples < 2:
         raise ValueError(f"objective 'iwae' needs n_samples >= 2; got {c.n_samples}")
+    if c.eval_examples is not None and c.eval_examples < 1:
+        raise ValueError(f"eval_examples must be >= 1 (or omitted for all); got {c.eval_examples}")
+    for f in fields(c):
+        value = getattr(c, f.name)
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError(f"{f.name} must be finite; got {value}")
+    check_device(c.device)
     if c.method == "exact":
         states = n_latent_states(c.latent, c.bits, c.n_vars, c.n_classes)
         if states > EXACT_MAX_STATES:
@@ -158,6 +166,27 @@ def prepare_data(
 def _dist_env() -> tuple[int, int, int]:
     world = int(os.environ.get("WORLD_SIZE", "1"))
     return world, int(os.environ.get("RANK", "0")), int(os.environ.get("LOCAL_RANK", "0"))
+
+
+def check_device(name: str) -> None:
+    """``ValueError`` unless ``name`` is ``auto`` or a device of this machine (``cpu``,
+    ``cuda``/``cuda:i`` with a GPU ``i``, ...)."""
+    if name == "auto":
+        return
+    try:
+        device = torch.device(name)
+    except (RuntimeError, TypeError) as err:
+        raise ValueError(f"device must be auto, cpu or cuda[:i]; got {name!r}") from err
+    if device.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            raise ValueError(f"device {name!r}: no CUDA GPU is available (use cpu or auto)")
+        if device.index is not None and device.index >= count:
+            raise ValueError(f"device {name!r}: this machine has {count} CUDA GPU(s)")
+    elif device.type not in ("cpu", "meta"):
+        available = getattr(torch, device.type, None)
+        if available is None or not available.is_available():
+            raise ValueError(f"device {name!r} is not available on this machine")
 
 
 def _device(c: VAEConfig, local_rank: int) -> torch.device:
@@ -217,6 +246,7 @@ def train(config: VAEConfig) -> dict[str, Any]:
          'test_relaxed_objective'])
     """
     c = resolve(config)
+    check_out_dir(Path(c.out) if c.out else Path("runs"), "out")  # before any training
     world, rank, local_rank = _dist_env()
     device = _device(c, local_rank)
     if world > 1:
