@@ -22,7 +22,7 @@ import pytest
 import torch
 from bound_problems import DTYPE, PROBLEMS, Problem, z_test_bound
 
-from relaxit.estimators import GST, ZGR, Exact, StraightThrough, gradient_samples
+from relaxit.estimators import GST, ZGR, Exact, ReinMax, StraightThrough, gradient_samples
 from relaxit.estimators._protocol import Problem as Logits
 from relaxit.estimators.gapped import gapped_logits
 
@@ -217,3 +217,28 @@ def test_extreme_logits_stay_finite(est, family, dtype):
     loss.sum().backward()
     assert loss.dtype == dtype
     assert torch.isfinite(loss).all() and torch.isfinite(logits.grad).all()
+
+
+def test_zgr_is_reinmax_at_temperature_one():
+    """ReinMax's Jacobian at tau = 1 (Liu et al. 2023, Algorithm 2) with pi1 = (D + p) / 2 is
+    2 (diag(pi1) - pi1 pi1^T) - (diag(p) - p p^T) / 2 = diag(D) - D D^T / 2 + diag(p) / 2
+    - (D p^T + p D^T) / 2, and ZGR's is (diag(p) - p p^T) / 2 + (D - p)(D - p)^T / 2; they differ
+    by diag(D) - D D^T = 0 for one-hot D. So the same draws give the same gradient, in both
+    families; at another temperature they differ (the check that the comparison can fail)."""
+    w = torch.randn(7, dtype=DTYPE)
+
+    def grad(est, family):
+        torch.manual_seed(0)
+        k = 0 if family == "bernoulli" else 7
+        x = (2 * torch.randn(50, 7, dtype=DTYPE)).requires_grad_(True)
+
+        def f(b):
+            v = b * w if k == 0 else (b @ w).unsqueeze(-1)
+            return (v.sum(-1) - 0.3) ** 2 + v.sum(-1).sin()
+
+        est(f, Problem("x", family, (50,), (), k).make_dist(x), 3).sum().backward()
+        return x.grad
+
+    for family in ("bernoulli", "categorical"):
+        torch.testing.assert_close(grad(ZGR(), family), grad(ReinMax(temperature=1.0), family))
+        assert not torch.allclose(grad(ZGR(), family), grad(ReinMax(temperature=0.5), family))

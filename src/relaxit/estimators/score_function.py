@@ -85,7 +85,10 @@ class REINFORCE(Estimator):
     families = (BERNOULLI, CATEGORICAL)
     unbiased = True
     evaluations_per_sample = 1
-    paper = "Williams 1992; leave-one-out baseline: Kool, van Hoof & Welling 2019"
+    paper = (
+        "Williams 1992; leave-one-out baseline: Kool, van Hoof & Welling 2019; "
+        "learned baseline (NVIL): Mnih & Gregor 2014"
+    )
     min_samples = 1
     objective = "mean"
 

@@ -33,7 +33,10 @@ class ZGR(_PathwiseEstimator):
     **Biased** in general, but **exact in expectation when ``f`` is a polynomial of degree at
     most 2 in each variable** (the trapezoid rule ``f(1) - f(0) = (f'(0) + f'(1)) / 2``; for one-hot
     variables likewise), where plain straight-through is exact only for linear ``f``. No
-    hyper-parameters, no temperature; ``f`` must be differentiable. **Cost**: one evaluation of
+    hyper-parameters, no temperature; ``f`` must be differentiable. Its Jacobian equals
+    `ReinMax`'s at ``temperature=1`` (Liu et al. 2023's: they differ by
+    ``diag(b) - b b^T = 0`` for one-hot ``b``), so the two give the same gradient on the same
+    draws; this class computes it without ReinMax's extra softmax. **Cost**: one evaluation of
     ``f`` per sample. The loss value is the mean of ``f`` at the discrete samples.
 
     Examples:
