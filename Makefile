@@ -5,6 +5,10 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.relaxit-installed
 PYTEST_WORKERS ?= 2
+# One intra-op thread per test worker: with 2 workers on 2 cores, torch's default (all cores per
+# process) oversubscribes them and OpenMP's spin-waits make small-tensor tests up to 50x slower
+# (a 2.3 s gradcheck took 113 s beside one busy process).
+TEST_ENV := OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 
 .PHONY: install demo test test-slow lint docs docs-assets bench
 
@@ -27,10 +31,10 @@ demo: $(STAMP)
 	$(PY) -m relaxit vae $(DEMO_ARGS) --out runs/demo
 
 test: $(STAMP)
-	$(PY) -m pytest -n $(PYTEST_WORKERS) -m "not slow"
+	$(TEST_ENV) $(PY) -m pytest -n $(PYTEST_WORKERS) -m "not slow"
 
 test-slow: $(STAMP)
-	$(PY) -m pytest -n $(PYTEST_WORKERS) -m slow
+	$(TEST_ENV) $(PY) -m pytest -n $(PYTEST_WORKERS) -m slow
 
 lint: $(STAMP)
 	$(PY) -m ruff check .
