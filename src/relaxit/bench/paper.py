@@ -6,16 +6,23 @@ per seed. Runs are sequential and resumable: every run checkpoints under
 ``OUT/paper-NAME.json`` (with its Markdown and PNG) is rewritten after every finished run, so a
 killed benchmark loses at most the run in progress since its last checkpoint. ``--resume``
 skips finished runs and continues the one in progress from its checkpoint.
+
+Several invocations may share one results file (e.g. one per core, each with its own
+``--variants``/``--methods``): every write happens under a file lock and merges what is on disk,
+so no invocation drops the runs or cells of another. A cell records its own seed target
+(``[variant, method, seeds]``), so cells run with different ``--seeds`` share a table.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import math
 import statistics
 import subprocess
 import time
 from collections.abc import Callable
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -111,6 +118,38 @@ def summarize_run(metrics: dict[str, Any], variant: str, metric: str) -> dict[st
     }
 
 
+def parse_settings(items: list[str]) -> dict[str, Any]:
+    """``["binarize=dynamic", "lr=1e-3"]`` -> ``{"binarize": "dynamic", "lr": 0.001}``, each
+    value converted to the type its `VAEConfig` field declares (``none`` where it allows None).
+
+    Raises:
+        ValueError: an item without ``=``, an unknown setting, or a value of the wrong type.
+    """
+    types = {f.name: str(f.type) for f in fields(VAEConfig)}
+    out: dict[str, Any] = {}
+    for item in items:
+        key, eq, text = item.partition("=")
+        key = key.strip().replace("-", "_")
+        if not eq:
+            raise ValueError(f"--set takes KEY=VALUE, got {item!r}")
+        if key not in types:
+            raise ValueError(f"--set: unknown setting {key!r}; valid: {sorted(types)}")
+        kind = types[key].split("|")[0].strip()
+        if text.lower() == "none" and "None" in types[key]:
+            out[key] = None
+            continue
+        try:
+            if kind == "bool":
+                if text.lower() not in ("true", "false"):
+                    raise ValueError(text)
+                out[key] = text.lower() == "true"
+            else:
+                out[key] = {"int": int, "float": float}.get(kind, str)(text)
+        except ValueError:
+            raise ValueError(f"--set {key}: expected {types[key]}, got {text!r}") from None
+    return out
+
+
 def _key(r: dict[str, Any]) -> tuple:
     return (r["variant"], r["method"], r["seed"])
 
@@ -200,10 +239,9 @@ def run_paper(
         "metric": preset.metric,
         "machine": machine or previous.get("machine"),
         "sessions": [*previous.get("sessions", []), {"commit": git_commit(), **(machine or {})}],
-        "seeds": seeds,
         "overrides": settings,
-        "cells": [list(c) for c in cells],
-        "runs": [],
+        "cells": _merge_cells(previous, [[v, m, seeds] for v, m in cells]),
+        "runs": list(runs.values()),
     }
 
     def wanted(variant: str, method: str, seed: int) -> dict[str, Any]:
@@ -223,8 +261,7 @@ def run_paper(
             done = runs.get((variant, method, seed))
             if done is None or not same(done, wanted(variant, method, seed)):
                 todo.append((variant, method, seed))
-    data["runs"] = [r for r in runs.values() if (r["variant"], r["method"]) in set(cells)]
-    write_paper(out, data, preset)
+    data = write_paper(out, data, preset)
     total_runs = len(cells) * seeds
     log(
         f"bench paper {name}: {len(cells)} cells x {seeds} seeds = {total_runs} runs, "
@@ -266,7 +303,7 @@ def run_paper(
                     "wall_time_per_step_s": 0.0,
                 }
             )
-            write_paper(out, data, preset)
+            data = write_paper(out, data, preset, mine=[_key(data["runs"][-1])])
             continue
         summary = summarize_run(metrics, variant, preset.metric)
         data["runs"] = [r for r in data["runs"] if _key(r) != _key(summary)] + [summary]
@@ -277,14 +314,28 @@ def run_paper(
             f"  {preset.metric} {summary['value']:.2f} nats "
             f"({summary['wall_time_per_step_s'] * 1e3:.1f} ms/step)"
         )
-        write_paper(out, data, preset)
+        data = write_paper(out, data, preset, mine=[_key(summary)])
     return data
+
+
+def cell_seeds(data: dict[str, Any]) -> dict[tuple[str, str], int]:
+    """Each cell's seed target; files written before per-cell targets give all ``seeds``."""
+    return {(c[0], c[1]): c[2] if len(c) > 2 else data.get("seeds", 1) for c in data["cells"]}
+
+
+def _merge_cells(old: dict[str, Any], new: list[list[Any]]) -> list[list[Any]]:
+    """``old``'s cells then ``new``'s, one entry per (variant, method) with the larger target."""
+    merged = cell_seeds(old) if old.get("cells") else {}
+    for v, m, n in new:
+        merged[(v, m)] = max(n, merged.get((v, m), 0))
+    return [[v, m, n] for (v, m), n in merged.items()]
 
 
 def table_rows(data: dict[str, Any], preset: Preset) -> list[dict[str, Any]]:
     """One row per cell: the published figure, ours over the finished seeds, the difference."""
     rows = []
-    for variant, method in data["cells"]:
+    targets = cell_seeds(data)
+    for variant, method in targets:
         rs = [
             r
             for r in data["runs"]
@@ -296,7 +347,7 @@ def table_rows(data: dict[str, Any], preset: Preset) -> list[dict[str, Any]]:
             if r["variant"] == variant and r["method"] == method and "error" in r
         ]
         pub = preset.published(variant, method)
-        values = [r["value"] for r in rs]
+        values = [r.get(preset.metric, r["value"]) for r in rs]
         mean = statistics.fmean(values) if values else None
         also = {
             k: statistics.fmean([r[k] for r in rs])
@@ -314,6 +365,7 @@ def table_rows(data: dict[str, Any], preset: Preset) -> list[dict[str, Any]]:
                 "ours_mean": mean,
                 "ours_std": std,
                 "seeds_done": len(values),
+                "seeds_target": targets[(variant, method)],
                 "steps": sorted({r["steps"] for r in rs}),
                 "difference": None
                 if mean is None or pub is None or pub.value is None
@@ -335,12 +387,14 @@ def deviations(data: dict[str, Any], preset: Preset, row: dict[str, Any]) -> lis
         for r in data["runs"]
         if r["variant"] == row["variant"] and r["method"] == row["method"] and "config" in r
     ]
-    for key in ("steps", "eval_samples", "eval_examples", "batch_size", "lr"):
-        ours = sorted({str(r["config"].get(key)) for r in rs})
-        if rs and ours != [str(paper.get(key, None))]:
-            label = "all" if key == "eval_examples" else paper.get(key)
+    defaults = VAEConfig().to_dict()
+    ignore = {"out", "quiet", "resume", "checkpoint_every", "device", "seed", "method", "preset"}
+    for key in sorted((set(paper) | {"eval_examples"}) - ignore):
+        ours = sorted({str(r["config"].get(key, defaults.get(key))) for r in rs})
+        if rs and ours != [str(paper.get(key, defaults.get(key)))]:
+            label = "all" if key == "eval_examples" else paper.get(key, defaults.get(key))
             out.append(f"{key} {'/'.join(ours)} (paper {label})")
-    out.append(f"{row['seeds_done']} of {data['seeds']} seeds (paper: {preset.paper_seeds})")
+    out.append(f"{row['seeds_done']} of {row['seeds_target']} seeds (paper: {preset.paper_seeds})")
     m = data.get("machine") or {}
     if m:
         out.append(f"hardware: {m.get('cpu')}, {m.get('torch_threads')} thread(s)")
@@ -368,7 +422,7 @@ def paper_markdown(data: dict[str, Any], preset: Preset, png: str | None) -> str
     """The results page: machine and commits, the side-by-side table, settings and sources."""
     rows = table_rows(data, preset)
     done = sum(r["seeds_done"] for r in rows)
-    total = len(rows) * data["seeds"]
+    total = sum(r["seeds_target"] for r in rows)
     metric_name = {
         "test_neg_elbo": "test -ELBO",
         "test_neg_iw_bound": "test importance-weighted bound",
@@ -435,7 +489,7 @@ def paper_markdown(data: dict[str, Any], preset: Preset, png: str | None) -> str
         "deviations above, e.g. `--steps`, to repeat a run exactly).",
         "",
     ]
-    remaining = [r for r in rows if r["seeds_done"] < data["seeds"]]
+    remaining = [r for r in rows if r["seeds_done"] < r["seeds_target"]]
     if remaining:
         cmd = m.get("command") or f"relaxit bench paper {preset.name}"
         if "--resume" not in cmd:
@@ -444,7 +498,7 @@ def paper_markdown(data: dict[str, Any], preset: Preset, png: str | None) -> str
             "## Remaining",
             "",
             *(
-                f"- {r['variant']} / {r['method']}: {data['seeds'] - r['seeds_done']} seed(s)"
+                f"- {r['variant']} / {r['method']}: {r['seeds_target'] - r['seeds_done']} seed(s)"
                 for r in remaining
             ),
             "",
@@ -481,9 +535,10 @@ def plot_paper(data: dict[str, Any], preset: Preset, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    variants = list(dict.fromkeys(v for v, _ in data["cells"]))
+    cells = list(cell_seeds(data))
+    variants = list(dict.fromkeys(v for v, _ in cells))
     fig, axes = plt.subplots(1, len(variants), figsize=(6 * len(variants), 4.5), squeeze=False)
-    colors = {m: f"C{i % 10}" for i, m in enumerate(dict.fromkeys(m for _, m in data["cells"]))}
+    colors = {m: f"C{i % 10}" for i, m in enumerate(dict.fromkeys(m for _, m in cells))}
     for ax, variant in zip(axes[0], variants, strict=True):
         lo = math.inf
         for r in data["runs"]:
@@ -498,7 +553,7 @@ def plot_paper(data: dict[str, Any], preset: Preset, path: Path) -> None:
             if ev:
                 ax.plot(*zip(*ev, strict=True), "o-", ms=2, color=color, label=label)
                 lo = min(lo, min(v for _, v in ev))
-        for _, method in (c for c in data["cells"] if c[0] == variant):
+        for _, method in (c for c in cells if c[0] == variant):
             pub = preset.published(variant, method)
             if pub and pub.value is not None:
                 ax.plot(
@@ -522,14 +577,35 @@ def plot_paper(data: dict[str, Any], preset: Preset, path: Path) -> None:
     plt.close(fig)
 
 
-def write_paper(out: Path, data: dict[str, Any], preset: Preset) -> list[Path]:
-    """Write ``paper-NAME.{json,md,png}`` into ``out``; returns their paths."""
+def write_paper(
+    out: Path, data: dict[str, Any], preset: Preset, mine: list[tuple] = ()
+) -> dict[str, Any]:
+    """Write ``paper-NAME.{json,md,png}`` into ``out``, merged with what another invocation
+    wrote there since ``data`` was read: its runs, cells and sessions are kept, and ours win
+    only for the runs in ``mine`` (those this call has just finished). Holds a lock on
+    ``paper-NAME.lock`` while reading and writing. Returns the merged data."""
     out.mkdir(parents=True, exist_ok=True)
     stem = f"paper-{preset.name}"
     paths = [out / f"{stem}.json", out / f"{stem}.md", out / f"{stem}.png"]
-    tmp = paths[0].with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(data, indent=1) + "\n")
-    tmp.replace(paths[0])
-    paths[1].write_text(paper_markdown(data, preset, paths[2].name))
-    plot_paper(data, preset, paths[2])
-    return paths
+    with open(out / f"{stem}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if paths[0].is_file():
+            disk = json.loads(paths[0].read_text())
+            runs = {_key(r): r for r in data["runs"]}
+            runs.update({_key(r): r for r in disk["runs"]})
+            runs.update({k: r for k, r in ((_key(r), r) for r in data["runs"]) if k in mine})
+            sessions = disk.get("sessions", [])
+            data = {
+                **data,
+                "cells": _merge_cells(disk, data["cells"]),
+                "runs": list(runs.values()),
+                "sessions": sessions + [s for s in data["sessions"] if s not in sessions],
+            }
+        rank = {v: i for i, v in enumerate(preset.variants)} | {m: i for i, m in enumerate(METHODS)}
+        data["cells"].sort(key=lambda c: (rank.get(c[0], 0), rank.get(c[1], 0)))
+        tmp = paths[0].with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(data, indent=1) + "\n")
+        tmp.replace(paths[0])
+        paths[1].write_text(paper_markdown(data, preset, paths[2].name))
+        plot_paper(data, preset, paths[2])
+    return data

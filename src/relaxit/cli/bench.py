@@ -147,6 +147,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         default=1000,
         help="steps between checkpoints (0: none)",
     )
+    paper.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="any other `relaxit vae` setting for every run, e.g. binarize=dynamic (repeatable; "
+        "listed as a deviation where it differs from the paper's)",
+    )
     paper.add_argument("--out", default=DEFAULT_OUT, help=f"output dir (default {DEFAULT_OUT})")
     paper.set_defaults(func=run_paper)
     return parser
@@ -255,12 +263,14 @@ def run_vae(args: argparse.Namespace) -> int:
 
 
 def run_paper(args: argparse.Namespace) -> int:
+    from relaxit.bench.paper import parse_settings
     from relaxit.bench.paper import run_paper as bench
 
     info, _ = _machine()
     split = lambda v: None if v is None else [x.strip() for x in v.split(",") if x.strip()]  # noqa: E731
     try:
         check_out_dir(Path(args.out))
+        overrides = parse_settings(args.set)
         data = bench(
             args.name,
             methods=split(args.methods),
@@ -272,6 +282,7 @@ def run_paper(args: argparse.Namespace) -> int:
             eval_samples=args.eval_samples,
             eval_examples=args.eval_examples,
             checkpoint_every=args.checkpoint_every,
+            overrides=overrides,
             machine=info,
         )
     except (ValueError, FileNotFoundError) as err:

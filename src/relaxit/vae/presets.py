@@ -20,7 +20,6 @@ from typing import Any
 from relaxit.vae.config import VAEConfig
 
 NOT_READ = "relaxit's choice: not read from the paper or its code here"
-ISSUE = " (figure as quoted in relaxit's issue 15; the paper's table was not readable here)"
 
 
 @dataclass(frozen=True)
@@ -85,18 +84,22 @@ JANG_CODE = (
     "Jang's reference notebook (github.com/ericjang/gumbel-softmax, `Categorical VAE.ipynb`, "
     "commit 3c85849)"
 )
+JANG_PAPER = "Jang, Gu & Poole 2017 (arXiv:1611.01144)"
 JANG_T1 = "Jang, Gu & Poole 2017, Table 1"
+JANG_COLUMNS = {
+    # Table 1's VAE rows, one figure per column (estimator); relaxit's method for the column
+    "gumbel-softmax": "Gumbel-S.",
+    "st-gumbel-softmax": "ST Gumbel-S.",
+    "reinforce": "SF",
+    "muprop": "MuProp",
+    "straight-through": "ST",
+}
 
 
-def _jang_published(column: str, gs: float, st_gs: float) -> tuple[Published, ...]:
-    def cite(row: str) -> str:
-        return f"{JANG_T1}, row '{row}', column '{column}'"
-
-    return (
-        Published("gumbel-softmax", "Gumbel-Softmax", gs, cite("Gumbel-Soft.") + ISSUE),
-        Published("st-gumbel-softmax", "ST Gumbel-Softmax", st_gs, cite("ST Gumbel-Soft.") + ISSUE),
-        Published("reinforce", "SF", None, cite("SF") + ": not read here"),
-        Published("straight-through", "ST", None, cite("ST") + ": not read here"),
+def _jang_published(row: str, figures: dict[str, float]) -> tuple[Published, ...]:
+    return tuple(
+        Published(method, label, figures[label], f"{JANG_T1}, row '{row}', column '{label}'")
+        for method, label in JANG_COLUMNS.items()
     )
 
 
@@ -106,7 +109,7 @@ JANG2017 = Preset(
     experiment="generative modelling of MNIST with a Bernoulli or a 20 x 10 categorical VAE",
     base={
         "dataset": "mnist",
-        "binarize": "dynamic",
+        "binarize": "fixed",
         "binarize_seed": 0,
         "arch": "nonlinear",
         "hidden_sizes": "512,256",
@@ -122,27 +125,32 @@ JANG2017 = Preset(
         "tau_min": 0.5,
         "anneal_rate": 3e-5,
         "anneal_every": 1000,
-        "eval_samples": 100,
+        "eval_samples": 1000,
     },
     sources={
-        "hidden_sizes": f"{JANG_CODE}: encoder 784-512-256-latent, decoder latent-256-512-784",
+        "hidden_sizes": f"{JANG_CODE}: encoder 784-512-256-latent, decoder latent-256-512-784 "
+        "(the paper's section 4.2 names only the latent layer)",
         "activation": f"{JANG_CODE}: slim.fully_connected's default, ReLU",
-        "prior": f"{JANG_CODE}: KL against log(1/K), a uniform prior",
-        "batch_size": f"{JANG_CODE}: BATCH_SIZE=100",
-        "steps": f"{JANG_CODE}: NUM_ITERS=50000",
-        "lr": f"{JANG_CODE}: Adam, np_lr=0.001",
+        "prior": f"{JANG_CODE}: KL against log(1/K), a uniform prior; the paper's first arXiv "
+        "version says 'uniform categorical prior', its last 'learned categorical prior'",
+        "batch_size": f"{JANG_CODE}: BATCH_SIZE=100 (the paper does not state it)",
+        "steps": f"{JANG_CODE}: NUM_ITERS=50000 (the paper does not state it)",
+        "lr": f"{JANG_CODE}: Adam, np_lr=0.001; the paper (section 4) trains by SGD with "
+        "momentum 0.9 at a rate picked per estimator from {3e-5, ..., 1e-3} on validation, and "
+        "does not report the picks",
         "lr_decay": f"{JANG_CODE}: np_lr *= 0.9 every 1000 steps",
         "tau0": f"{JANG_CODE}: tau0=1.0",
         "tau_min": f"{JANG_CODE}: MIN_TEMP=0.5",
-        "anneal_rate": f"{JANG_CODE}: ANNEAL_RATE=0.00003, tau = max(0.5, tau0 exp(-r i))",
+        "anneal_rate": f"{JANG_CODE}: ANNEAL_RATE=0.00003, tau = max(0.5, tau0 exp(-r i)); the "
+        "paper picks r in {1e-5, 1e-4} and N in {500, 1000} on validation",
         "anneal_every": f"{JANG_CODE}: the temperature is updated every 1000 steps",
-        "n_vars": "20 x 10 as the issue quotes Table 1 (the notebook itself uses N=30, K=10)",
-        "bits": f"200 Bernoulli latents: {NOT_READ}",
-        "binarize": "dynamic binarization: "
-        + NOT_READ
-        + " (the notebook feeds grey levels to the Bernoulli likelihood: --binarize grey)",
-        "eval_samples": "-ELBO on all 10 000 test images, the reconstruction term averaged "
-        "over 100 discrete posterior samples, the KL exact: " + NOT_READ,
+        "n_vars": f"{JANG_PAPER}, section 4.2: 20 categorical variables of 10 classes (the "
+        "notebook uses N=30, K=10)",
+        "bits": f"{JANG_PAPER}, section 4.2: 200 Bernoulli variables",
+        "binarize": f"{JANG_PAPER}, section 4: 'MNIST with fixed binarization'; relaxit draws "
+        "its own once with binarize_seed (the notebook feeds grey levels: --binarize grey)",
+        "eval_samples": f"{JANG_PAPER}, section 4.2: a multi-sample bound with m = 1000, the "
+        "samples discretized to one-hot vectors in evaluation",
         "mean_init": f"{JANG_CODE}: no data-dependent initialisation",
     },
     variants={
@@ -150,33 +158,60 @@ JANG2017 = Preset(
             "bernoulli",
             "200 Bernoulli latents",
             {"latent": "bernoulli", "bits": 200},
-            _jang_published("Bernoulli", 105.0, 111.5),
+            _jang_published(
+                "VAE (Bern.)",
+                {
+                    "Gumbel-S.": 105.0,
+                    "ST Gumbel-S.": 111.5,
+                    "SF": 112.2,
+                    "MuProp": 109.7,
+                    "ST": 116.0,
+                },
+            ),
         ),
         "categorical": Variant(
             "categorical",
             "20 categorical latents of 10 classes",
             {"latent": "categorical", "n_vars": 20, "n_classes": 10},
-            _jang_published("Categorical", 101.5, 107.8),
+            _jang_published(
+                "VAE (Cat.)",
+                {
+                    "Gumbel-S.": 101.5,
+                    "ST Gumbel-S.": 107.8,
+                    "SF": 110.6,
+                    "MuProp": 107.0,
+                    "ST": 110.9,
+                },
+            ),
         ),
     },
     methods=("gumbel-softmax", "st-gumbel-softmax"),
-    metric="test_neg_elbo",
-    paper_seeds="not stated in the sources read here",
+    metric="test_neg_iw_bound",
+    paper_seeds="not stated in the paper",
     notes=(
+        "Table 1's caption calls the VAE figures 'negative variational lower bounds'; section "
+        "4.2 says they are the m = 1000 multi-sample bound with discrete samples, which is "
+        "what relaxit compares (its -ELBO and relaxed objective are listed beside it)",
+        "the paper trains by SGD with momentum at a learning rate and annealing rate tuned per "
+        "estimator on validation (section 4) and states neither batch size nor step count: "
+        "relaxit follows the authors' notebook (Adam, decayed learning rate, 50 000 steps of "
+        "100), so these figures compare a fixed recipe with the paper's tuned one",
         "training set: all 60 000 MNIST training images (the notebook reads TensorFlow's "
         "55 000-image split)",
         "the schedules are piecewise constant with the step rounded down to a multiple of "
         "1000; the notebook updates them after steps 1, 1001, ... (a one-step shift)",
-        "Table 1's other rows (SF, DARN, MuProp, annealed ST) are not relaxit methods or "
-        "could not be read; SF and ST run as `reinforce` (leave-one-out baseline, 4 samples) "
-        "and `straight-through` when asked with --methods",
+        "Table 1's columns SF, MuProp and ST run as `reinforce` (leave-one-out baseline, 4 "
+        "samples; the paper's SF baseline is not stated), `muprop` and `straight-through` when "
+        "asked with --methods; DARN (Bern. 110.9, Cat. 128.8) and annealed ST (111.5, 107.8) "
+        "have no relaxit method",
     ),
 )
 
+GR_T2 = "Paulus, Maddison & Krause 2021 (arXiv:2010.04838)"
 GR_FIGURES = {
     # row: (binary B=20, binary B=200, 4-ary 20, 4-ary 200, 8-ary 20, 8-ary 200, 16-ary ...)
     "gumbel-softmax": ("GS", (98.2, 96.4, 95.7, 93.8, 95.5, 92.3, 96.8, 94.3)),
-    "reinforce": ("REINFORCE", (202.6, 121.4, 173.7, 122.2, 203.9, 124.9, 169.4, 129.5)),
+    "reinforce-ema": ("REINFORCE", (202.6, 121.4, 173.7, 122.2, 203.9, 124.9, 169.4, 129.5)),
     "straight-through": ("ST", (105.5, 103.1, 106.2, 104.5, 107.2, 105.1, 108.2, 104.5)),
     "st-gumbel-softmax": ("ST-GS", (100.7, 97.1, 99.1, 93.7, 98.0, 92.8, 98.8, 92.6)),
     "gumbel-rao": ("GR-MC10", (100.7, 97.4, 97.8, 93.8, 97.4, 93.1, 97.9, 92.4)),
@@ -204,8 +239,7 @@ def _gr_variants() -> dict[str, Variant]:
                     method,
                     label,
                     values[col],
-                    f"Paulus, Maddison & Krause 2021, Table 2, row '{label}', column "
-                    f"'{column}'" + ISSUE,
+                    f"Paulus, Maddison & Krause 2021, Table 2, row '{label}', column '{column}'",
                 )
                 for method, (label, values) in GR_FIGURES.items()
             )
@@ -230,22 +264,28 @@ GUMBEL_RAO2021 = Preset(
         "mean_init": False,
         "steps": 50_000,
         "lr": 1e-3,
-        "tau0": 1.0,
-        "tau_min": 1.0,
+        "tau0": 0.65,
+        "tau_min": 0.65,
         "anneal_rate": 0.0,
         "eval_samples": 5000,
     },
     sources={
-        "binarize": "a fixed binarization, as the issue states; relaxit draws it once from the "
-        "grey levels with binarize_seed 0 (the standard file of Larochelle & Murray is not "
-        "bundled)",
-        "steps": "50 000 steps, as the issue states (paper text not readable here)",
+        "binarize": f"{GR_T2}, section 5.1: the fixed binarization of Salakhutdinov & Murray "
+        "(2008); that file is not bundled, so relaxit draws one from the grey levels with "
+        "binarize_seed 0",
+        "steps": f"{GR_T2}, section 5.4: 50 000 iterations",
         "batch_size": "20 and 200: Table 2's columns",
-        "eval_samples": "5000 importance samples, as the issue states",
-        "hidden_sizes": f"512-256 ReLU MLPs: {NOT_READ} (the appendix gives the architecture)",
-        "n_vars": f"n_vars x K = {GR_TOTAL} one-hot units at every arity: {NOT_READ}",
-        "lr": f"Adam 1e-3: {NOT_READ}",
-        "tau0": f"temperature 1, not annealed: {NOT_READ}",
+        "eval_samples": f"{GR_T2}, section 5.4: M = 5000 for validation and test, M = 1 in "
+        "training",
+        "hidden_sizes": f"512-256 ReLU MLPs: {NOT_READ} (appendix D.2, not readable here, "
+        "gives the architecture)",
+        "n_vars": f"n_vars x K = {GR_TOTAL} one-hot units at every arity: the paper holds the "
+        "total latent dimension fixed (section 5.4); its value is in appendix D.2: {NOT_READ}",
+        "lr": f"Adam 1e-3: {NOT_READ}; the paper trains by SGD with momentum, its "
+        "hyperparameters picked by a random search of 20 runs per estimator (section 5.4)",
+        "tau0": f"{GR_T2}, section 5.4: the temperature is tuned; the best ST-GS models "
+        "averaged 0.65 and the best GR-MC1000 models 0.35. relaxit fixes 0.65 for ST-GS and "
+        "GS (GS's is not stated) and 0.35 for GR-MC10/100 (stated for GR-MC1000 only)",
     },
     variants=_gr_variants(),
     methods=(
@@ -254,15 +294,27 @@ GUMBEL_RAO2021 = Preset(
         "st-gumbel-softmax",
         "gumbel-rao",
         "gumbel-rao-100",
-        "reinforce",
+        "reinforce-ema",
     ),
     metric="test_neg_iw_bound",
-    paper_seeds="not stated in the sources read here",
+    paper_seeds="the best of 20 random-search runs per estimator, picked on validation",
+    method_settings={
+        "gumbel-rao": {"tau0": 0.35, "tau_min": 0.35},
+        "gumbel-rao-100": {"tau0": 0.35, "tau_min": 0.35},
+        "gumbel-rao-1000": {"tau0": 0.35, "tau_min": 0.35},
+    },
     notes=(
-        "the architecture, total latent size, learning rate and temperature could not be "
-        "read here (see sources): relaxit's choices, so differences may come from them",
-        "REINFORCE runs relaxit's `reinforce` (leave-one-out baseline, 4 samples); the "
-        "paper's baseline could not be read",
+        "Table 2 reports, per cell, the best test bound of a 20-run random hyperparameter "
+        "search selected on validation; relaxit trains one run with fixed hyperparameters, "
+        "so ours is expected to be worse by the search's gain",
+        "the architecture, total latent size and learning rate are in the paper's appendix "
+        "D.2, not readable here (see sources): relaxit's choices, so differences may come "
+        "from them",
+        "the paper's ST is the slope-annealed one (the gradient through softmax(theta / "
+        "tau), its eq. 5); relaxit's `straight-through` is the identity through softmax(theta), "
+        "tau = 1",
+        "REINFORCE runs `reinforce-ema`: one sample with a running-mean baseline, as section "
+        "5.1 describes",
         "the 5000-sample bound on all 10 000 test images is 5 * 10^7 decoder passes, hours "
         "on one CPU thread: CPU runs pass --eval-examples (a deviation the table lists)",
     ),
@@ -291,7 +343,7 @@ def _disarm_variant(dataset: str, spec: str, arch: str) -> Variant:
             method,
             label,
             None,
-            f"Dong, Mnih & Tucker 2020, Table 2 / Figure 5, '{label}', '{column}': "
+            f"Dong, Mnih & Tucker 2020, Tables of final bounds, '{label}', '{column}': "
             "not readable here",
         )
         for method, label in (
@@ -340,8 +392,8 @@ DISARM2020 = Preset(
         "hidden_sizes": f"{DISARM_CODE}: nonlinear = 200-200 LeakyReLU(0.3) hidden layers",
         "arch": f"{DISARM_CODE}: linear = one dense layer each way",
         "valid_examples": f"{DISARM_CODE}: train_size 50000 (10 000 held out)",
-        "eval_samples": f"{DISARM_CODE}: num_eval_samples 100; the paper's Figure 5 plots "
-        "the 100-sample bound on the test set",
+        "eval_samples": f"{DISARM_CODE}: num_eval_samples 100, the bound evaluated on the "
+        "validation and test sets every 1000 steps",
         "mean_init": f"{DISARM_CODE}: initialize_with_bias False by default",
         "n_samples": f"{DISARM_CODE}: num_pairs 1; REINFORCE LOO gets 2 independent samples "
         "so that every estimator evaluates f twice (relaxit's reading)",
@@ -358,72 +410,98 @@ DISARM2020 = Preset(
     },
     methods=("reinforce", "arm", "disarm", "relax"),
     metric="test_neg_iw_bound",
-    paper_seeds="5 runs (Figure 5's caption)",
+    paper_seeds="not read here (the paper's text was not readable)",
     method_settings={"reinforce": {"n_samples": 2}},
     notes=(
         "the paper's tables could not be read here: no published figure is quoted, the "
         "learning curves are the comparison",
         "RELAX: relaxit's control is f(sigma(z)) plus a 50-unit tanh MLP; the launcher uses a "
         "137-unit LeakyReLU(0.3) network",
+        "the launcher's defaults (no input demeaning, no data-based decoder bias) are used; "
+        "the example command of its README turns on --demean_input --initialize_with_bias",
         "Fashion-MNIST needs the IDX files (Debian: apt install dataset-fashion-mnist)",
     ),
 )
 
 ARM_CODE = (
-    "Yin & Zhou's code (github.com/mingzhang-yin/ARM-gradient, linear/b_mnist_arm.py, "
-    "commit 27964e0)"
+    "Yin & Zhou's code (github.com/mingzhang-yin/ARM-gradient, b_mnist_linear_slim.py, "
+    "commit bac893c)"
 )
-ARM_T2 = "Yin & Zhou 2019, Table 2"
+ARM_PAPER = "Yin & Zhou 2019 (ICLR submission text)"
+ARM_T2 = "Yin & Zhou 2019, Table 2(a)"
+
+
+def _arm_published(method: str, label: str, value: float, note: str = "") -> Published:
+    return Published(method, label, value, f"{ARM_T2}, row '{label}', column 'Linear'{note}")
+
 
 YIN2019 = Preset(
     name="yin2019",
     paper="Yin & Zhou 2019, ARM: Augment-REINFORCE-Merge Gradient for Stochastic Binary "
     "Networks (ICLR)",
-    experiment="linear 784-200-784 Bernoulli VAE on MNIST thresholded at 1/2",
+    experiment="linear 784-200-784 Bernoulli VAE on MNIST-static",
     base={
         "dataset": "mnist",
-        "binarize": "threshold",
+        "binarize": "fixed",
+        "binarize_seed": 0,
         "latent": "bernoulli",
         "bits": 200,
         "arch": "linear",
         "signed_inputs": True,
-        "prior": "uniform",
+        "prior": "learned",
+        "prior_lr": 1e-2,
         "mean_init": False,
-        "batch_size": 25,
-        "steps": 880_000,
+        "batch_size": 50,
+        "steps": 1_200_000,
         "lr": 1e-4,
         "valid_examples": 10_000,
         "select": "valid",
-        "eval_samples": 1000,
+        "eval_samples": 100,
     },
     sources={
-        "binarize": f"{ARM_CODE}: x_binary = x > 0.5 (MNIST-threshold)",
-        "arch": f"{ARM_CODE}: one dense layer each way, 200 bits",
+        "binarize": f"{ARM_PAPER}, Table 2's caption: MNIST-static (the fixed binarization of "
+        "Salakhutdinov & Murray); that file is not bundled, so relaxit draws one from the grey "
+        "levels with binarize_seed 0",
+        "arch": f"{ARM_CODE}: one dense layer each way, 200 bits (the paper's 'Linear')",
         "signed_inputs": f"{ARM_CODE}: the layers read 2x-1 and 2b-1",
-        "prior": f"{ARM_CODE}: log p(b) with zero logits",
-        "lr": f"{ARM_CODE}: Adam, lr 1e-4",
-        "batch_size": f"{ARM_CODE}: batch_size 25",
-        "steps": f"{ARM_CODE}: 400 epochs of 2200 steps (55 000 images / 25)",
-        "select": "the paper: validation -ELBO every epoch, test -ELBO reported where it is lowest",
-        "valid_examples": "10 000 held out (the code reads TensorFlow's 55 000/5000 split)",
+        "prior": f"{ARM_CODE}: learned prior logits",
+        "prior_lr": f"{ARM_CODE}: plain gradient descent on the prior logits, lr 0.01",
+        "lr": f"{ARM_CODE}: Adam, lr 1e-4; the paper picks it from {{5, 1, 0.5}} x 1e-4 on "
+        "validation (section 4.1)",
+        "batch_size": f"{ARM_PAPER}, section 4.1, and {ARM_CODE}: 50 for MNIST",
+        "steps": f"{ARM_CODE}: 1200 epochs of 1000 steps (50 000 images / 50)",
+        "select": f"{ARM_PAPER}, section 4.1: the test figure is taken where the validation "
+        "figure is lowest",
+        "valid_examples": "10 000 held out, the size of MNIST-static's validation split",
+        "eval_samples": f"{ARM_CODE}: the NLL estimate averages 100 importance samples (the "
+        "paper does not say)",
     },
     variants={
         "linear": Variant(
             "linear",
-            "MNIST-threshold, linear 784-200-784",
+            "MNIST-static, linear 784-200-784",
             {},
             (
-                Published("arm", "ARM", 107.2, f"{ARM_T2}, row 'ARM', column 'linear'" + ISSUE),
-                Published(
-                    "rebar", "REBAR", 107.7, f"{ARM_T2}, row 'REBAR', column 'linear'" + ISSUE
-                ),
-                Published("relax", "RELAX", None, f"{ARM_T2}, row 'RELAX': not read here"),
+                _arm_published("arm", "ARM", 107.2, " (107.2 ± 0.1 over 5 trials)"),
+                _arm_published("rebar", "REBAR", 107.7, " (quoted from Tucker et al. 2017)"),
+                _arm_published("gumbel-softmax", "Concrete", 107.3, " (from Tucker et al.)"),
+                _arm_published("nvil", "NVIL", 113.1, " (from Mnih & Gregor 2014)"),
+                _arm_published("muprop", "MuProp", 113.0, ": printed as an upper bound, <= 113.0"),
+                _arm_published("relax", "RELAX", 113.6, ": printed as an upper bound, <= 113.6"),
+                _arm_published("reinforce-no-baseline", "REINFORCE", 164.0),
             ),
         )
     },
     methods=("arm", "rebar"),
-    metric="test_neg_elbo",
-    paper_seeds="not stated in the sources read here",
+    metric="test_neg_iw_bound",
+    paper_seeds="5 trials for ARM (Table 2's caption); 1 for the rows quoted from other papers",
+    notes=(
+        "Table 2 reports the test negative log-likelihood, estimated here by the 100-sample "
+        "bound as in the authors' code; the test -ELBOs are in the paper's appendix table 4 "
+        "(not read here)",
+        "the paper picks the learning rate per estimator on validation; relaxit uses the "
+        "code's 1e-4 for every method",
+    ),
 )
 
 PRESETS: dict[str, Preset] = {p.name: p for p in (JANG2017, GUMBEL_RAO2021, DISARM2020, YIN2019)}
