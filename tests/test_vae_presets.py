@@ -467,3 +467,35 @@ def test_every_preset_method_is_a_vae_method_for_its_latent():
         for variant in preset.variants.values():
             methods = [p.method for p in variant.published]
             assert select_cells(preset, methods, [variant.name])
+
+
+def _update_tables():
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "docs" / "scripts" / "update_tables.py"
+    spec = importlib.util.spec_from_file_location("update_tables", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_paper_summaries_in_readme_and_docs_match_the_results():
+    stale = [s for s in _update_tables().stale() if "paper-summary" in s]
+    assert stale == [], "run: PYTHONPATH=src python docs/scripts/update_tables.py"
+
+
+def test_a_result_changed_after_the_docs_is_caught(tmp_path, monkeypatch):
+    """Planted bug: one committed run's figure edited without regenerating the docs."""
+    tables = _update_tables()
+    for path in tables.RESULTS.glob("paper-*.json"):
+        (tmp_path / path.name).write_text(path.read_text())
+    target = tmp_path / "paper-jang2017.json"
+    data = json.loads(target.read_text())
+    data["runs"][0]["test_neg_iw_bound"] += 1.0
+    target.write_text(json.dumps(data))
+    monkeypatch.setattr(tables, "RESULTS", tmp_path)
+    assert [s for s in tables.stale() if "paper-summary" in s] == [
+        "README.md (<!-- paper-summary: generated from benchmarks/results/paper-*.json -->)",
+        "docs/getting-started/vae.md (<!-- paper-summary: generated from "
+        "benchmarks/results/paper-*.json -->)",
+    ]

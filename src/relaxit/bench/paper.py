@@ -18,6 +18,7 @@ from __future__ import annotations
 import fcntl
 import json
 import math
+import re
 import statistics
 import subprocess
 import time
@@ -378,27 +379,63 @@ def table_rows(data: dict[str, Any], preset: Preset) -> list[dict[str, Any]]:
     return rows
 
 
-def deviations(data: dict[str, Any], preset: Preset, row: dict[str, Any]) -> list[str]:
-    """Every way the row's runs differ from the paper's settings."""
-    paper = preset.settings(row["variant"], row["method"])
-    out = []
+IGNORED = {"out", "quiet", "resume", "checkpoint_every", "device", "seed", "method", "preset"}
+"""Run settings that are not part of an experiment's definition."""
+
+
+def _changed(data: dict[str, Any], preset: Preset, variant: str, method: str) -> dict[str, list]:
+    """Setting -> [ours (the distinct values over the cell's runs), the paper's], for every
+    setting in which a run of the cell differs from the preset's resolved configuration."""
+    from relaxit.vae.train import resolve
+
     rs = [
         r
         for r in data["runs"]
-        if r["variant"] == row["variant"] and r["method"] == row["method"] and "config" in r
+        if r["variant"] == variant and r["method"] == method and "config" in r
     ]
+    paper = resolve(preset_config(f"{preset.name}:{variant}", method=method)).to_dict()
     defaults = VAEConfig().to_dict()
-    ignore = {"out", "quiet", "resume", "checkpoint_every", "device", "seed", "method", "preset"}
-    for key in sorted((set(paper) | {"eval_examples"}) - ignore):
+    out = {}
+    for key in sorted(set(paper) - IGNORED):
         ours = sorted({str(r["config"].get(key, defaults.get(key))) for r in rs})
-        if rs and ours != [str(paper.get(key, defaults.get(key)))]:
-            label = "all" if key == "eval_examples" else paper.get(key, defaults.get(key))
-            out.append(f"{key} {'/'.join(ours)} (paper {label})")
+        if rs and ours != [str(paper[key])]:
+            out[key] = [ours, paper[key]]
+    return out
+
+
+def deviations(data: dict[str, Any], preset: Preset, row: dict[str, Any]) -> list[str]:
+    """Every way the row's runs differ from the paper's settings."""
+    out = [
+        f"{key} {'/'.join(ours)} (paper {'all' if paper is None else paper})"
+        for key, (ours, paper) in _changed(data, preset, row["variant"], row["method"]).items()
+    ]
     out.append(f"{row['seeds_done']} of {row['seeds_target']} seeds (paper: {preset.paper_seeds})")
     m = data.get("machine") or {}
     if m:
         out.append(f"hardware: {m.get('cpu')}, {m.get('torch_threads')} thread(s)")
     return out
+
+
+def continue_command(data: dict[str, Any], preset: Preset, row: dict[str, Any]) -> str:
+    """The command that finishes the row's cell with its finished runs' settings (or, before
+    any has finished, the last invocation's)."""
+    changed = {
+        k: ours[0] for k, (ours, _) in _changed(data, preset, row["variant"], row["method"]).items()
+    }
+    if not row["seeds_done"]:
+        changed = {k: str(v) for k, v in data.get("overrides", {}).items()}
+    flags = {
+        "steps": "--steps",
+        "eval_samples": "--eval-samples",
+        "eval_examples": "--eval-examples",
+    }
+    parts = [
+        f"relaxit bench paper {preset.name} --variants {row['variant']} --methods {row['method']}",
+        f"--seeds {row['seeds_target']}",
+        *(f"{flags[k]} {v}" if k in flags else f"--set {k}={v}" for k, v in changed.items()),
+        "--resume",
+    ]
+    return " ".join(parts)
 
 
 def _ours(row: dict[str, Any]) -> str:
@@ -491,19 +528,17 @@ def paper_markdown(data: dict[str, Any], preset: Preset, png: str | None) -> str
     ]
     remaining = [r for r in rows if r["seeds_done"] < r["seeds_target"]]
     if remaining:
-        cmd = m.get("command") or f"relaxit bench paper {preset.name}"
-        if "--resume" not in cmd:
-            cmd += " --resume"
         lines += [
             "## Remaining",
             "",
+            "Each command continues its cell (finished runs are kept, a run in progress restarts "
+            f"from its checkpoint under `{RUNS_DIR}/`); prefix it with `OMP_NUM_THREADS=1`:",
+            "",
             *(
-                f"- {r['variant']} / {r['method']}: {r['seeds_target'] - r['seeds_done']} seed(s)"
+                f"- {r['variant']} / {r['method']}: {r['seeds_target'] - r['seeds_done']} "
+                f"seed(s): `{continue_command(data, preset, r)}`"
                 for r in remaining
             ),
-            "",
-            f"Continue (finished runs are kept, a run in progress restarts from its checkpoint "
-            f"under `{RUNS_DIR}/`): `OMP_NUM_THREADS=1 {cmd}`",
             "",
         ]
     lines += ["## Settings and where they come from", ""]
@@ -524,6 +559,62 @@ def paper_markdown(data: dict[str, Any], preset: Preset, png: str | None) -> str
     if png:
         lines += ["", f"![training curves]({png})"]
     return "\n".join(lines) + "\n"
+
+
+def summary_markdown(results: Path, link: str | None) -> str:
+    """One table per ``paper-NAME.json`` in ``results`` (for the README and the docs): per
+    cell the published figure, ours, the difference and how our runs differ (settings only;
+    seeds and hardware are on each preset's page, linked as ``{link}paper-NAME.md``, or named
+    in code when ``link`` is None)."""
+    out = []
+    for preset in PRESETS.values():
+        path = results / f"paper-{preset.name}.json"
+        if not path.is_file():
+            continue
+        data = json.loads(path.read_text())
+        cite = re.match(r".*?\d{4}", preset.paper).group(0)  # authors and year
+        rows = [r for r in table_rows(data, preset) if r["seeds_done"]]
+        done = sum(r["seeds_done"] for r in table_rows(data, preset))
+        total = sum(cell_seeds(data).values())
+        metric = {"test_neg_elbo": "test -ELBO", "test_neg_iw_bound": "test bound"}
+        out += [
+            (
+                f"**[`{preset.name}`]({link}{path.stem}.md)**"
+                if link is not None
+                else f"**`{preset.name}`** (`benchmarks/results/{path.stem}.md`)"
+            )
+            + f" ({cite}; "
+            f"{metric[preset.metric]}, nats; {done} of {total} runs finished)",
+            "",
+            markdown_table(
+                [
+                    "variant",
+                    "method (paper's row)",
+                    "published",
+                    "ours",
+                    "ours - published",
+                    "how ours differs",
+                ],
+                [
+                    [
+                        r["variant"],
+                        f"{r['method']} ({r['paper_row'] or '-'})",
+                        "not read" if r["published"] is None else f"{r['published']:.1f}",
+                        _ours(r),
+                        "-" if r["difference"] is None else f"{r['difference']:+.2f}",
+                        "; ".join(
+                            d
+                            for d in deviations(data, preset, r)
+                            if " seeds (paper" not in d and not d.startswith("hardware")
+                        )
+                        or "-",
+                    ]
+                    for r in rows
+                ],
+            ),
+            "",
+        ]
+    return "\n".join(out)
 
 
 def plot_paper(data: dict[str, Any], preset: Preset, path: Path) -> None:

@@ -187,7 +187,7 @@ JANG2017 = Preset(
     },
     methods=("gumbel-softmax", "st-gumbel-softmax"),
     metric="test_neg_iw_bound",
-    paper_seeds="not stated in the paper",
+    paper_seeds="not stated",
     notes=(
         "Table 1's caption calls the VAE figures 'negative variational lower bounds'; section "
         "4.2 says they are the m = 1000 multi-sample bound with discrete samples, which is "
