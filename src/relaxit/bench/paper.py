@@ -678,6 +678,9 @@ def write_paper(
     out.mkdir(parents=True, exist_ok=True)
     stem = f"paper-{preset.name}"
     paths = [out / f"{stem}.json", out / f"{stem}.md", out / f"{stem}.png"]
+    # files written before per-cell seed targets list [variant, method] and one "seeds"
+    data = {**data, "cells": [[v, m, n] for (v, m), n in cell_seeds(data).items()]}
+    data.pop("seeds", None)
     with open(out / f"{stem}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if paths[0].is_file():
