@@ -499,3 +499,15 @@ def test_a_result_changed_after_the_docs_is_caught(tmp_path, monkeypatch):
         "docs/getting-started/vae.md (<!-- paper-summary: generated from "
         "benchmarks/results/paper-*.json -->)",
     ]
+
+
+def test_results_files_from_before_per_cell_seed_targets_still_render(tmp_path):
+    """Files written by the first version list cells as [variant, method] with one "seeds"."""
+    from relaxit.bench.paper import cell_seeds, write_paper
+
+    old = {"preset": "jang2017", "seeds": 3, "cells": [["bernoulli", "gumbel-softmax"]]}
+    old |= {"runs": [], "sessions": [], "machine": None, "overrides": {}}
+    assert cell_seeds(old) == {("bernoulli", "gumbel-softmax"): 3}
+    data = write_paper(tmp_path, old, PRESETS["jang2017"])
+    assert data["cells"] == [["bernoulli", "gumbel-softmax", 3]] and "seeds" not in data
+    assert "Status: 0 of 3 runs finished" in (tmp_path / "paper-jang2017.md").read_text()
