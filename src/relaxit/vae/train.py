@@ -3,11 +3,13 @@ DistributedDataParallel (gloo on CPU, nccl on CUDA); only rank 0 writes."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any
@@ -259,7 +261,8 @@ def train(config: VAEConfig) -> dict[str, Any]:
         if device.type == "cuda":
             torch.cuda.set_device(device)
     try:
-        metrics = _train(c, world, rank, device)
+        with flushed_denormals():
+            metrics = _train(c, world, rank, device)
         if world > 1:
             # Tear down together: a gloo rank whose peer destroys the group while it is still
             # busy (rank 0 writing its files) can abort at exit ("terminate called without an
@@ -269,6 +272,24 @@ def train(config: VAEConfig) -> dict[str, Any]:
     finally:
         if world > 1 and dist.is_initialized():
             dist.destroy_process_group()
+
+
+@contextlib.contextmanager
+def flushed_denormals() -> Iterator[None]:
+    """Flush denormal floats to zero on the CPU while training, restoring the setting after.
+
+    Adam's moment estimates of parameters that get no gradient (weights of MNIST's always-black
+    border pixels) decay geometrically into the denormal range, where x86 arithmetic is about
+    100x slower: without flushing, the optimizer step of the 512-256 VAE at batch 20 took 15 of
+    its 20 ms after 1000 steps. Values below 1.2e-38 change nothing measurable (a 3000-step run
+    gave the same test -ELBO to every printed digit).
+    """
+    was_on = (torch.tensor(1e-40) * 1.0).item() == 0.0  # torch has no getter for the flag
+    torch.set_flush_denormal(True)
+    try:
+        yield
+    finally:
+        torch.set_flush_denormal(was_on)
 
 
 def _all_sum(values: list[float], world: int, device: torch.device) -> list[float]:
