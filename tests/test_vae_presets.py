@@ -511,3 +511,23 @@ def test_results_files_from_before_per_cell_seed_targets_still_render(tmp_path):
     data = write_paper(tmp_path, old, PRESETS["jang2017"])
     assert data["cells"] == [["bernoulli", "gumbel-softmax", 3]] and "seeds" not in data
     assert "Status: 0 of 3 runs finished" in (tmp_path / "paper-jang2017.md").read_text()
+
+
+def test_training_flushes_denormals_and_restores_the_setting():
+    """Adam's moments of parameters without gradient decay into denormals, ~100x slower on
+    x86: the trainer flushes them while it runs and restores the caller's setting after."""
+    from relaxit.vae.train import flushed_denormals
+
+    def flushing() -> bool:
+        return (torch.tensor(1e-40) * 1.0).item() == 0.0
+
+    if not torch.set_flush_denormal(False):
+        pytest.skip("this CPU cannot flush denormals")
+    with flushed_denormals():
+        assert flushing()
+    assert not flushing()
+    torch.set_flush_denormal(True)
+    with flushed_denormals():
+        assert flushing()
+    assert flushing()
+    torch.set_flush_denormal(False)
