@@ -51,13 +51,18 @@ def current(text: str, start: str = START, end: str = END) -> str | None:
     return text[text.index(start) : text.index(end) + len(end)]
 
 
+def blocks() -> tuple:
+    """(targets, start marker, end marker, maker of the block) of each generated table."""
+    return (
+        (TARGETS, START, END, block),
+        (PAPER_TARGETS, PAPER_START, PAPER_END, paper_block),
+    )
+
+
 def stale() -> list[str]:
     """Files whose generated tables differ from their sources."""
     out = []
-    for targets, start, end, make in (
-        (TARGETS, START, END, block),
-        (PAPER_TARGETS, PAPER_START, PAPER_END, paper_block),
-    ):
+    for targets, start, end, make in blocks():
         for path, arg in targets.items():
             if current(path.read_text(), start, end) != make(arg):
                 out.append(f"{path.relative_to(ROOT)} ({start})")
@@ -65,10 +70,7 @@ def stale() -> list[str]:
 
 
 def main() -> int:
-    for targets, start, end, make in (
-        (TARGETS, START, END, block),
-        (PAPER_TARGETS, PAPER_START, PAPER_END, paper_block),
-    ):
+    for targets, start, end, make in blocks():
         for path, arg in targets.items():
             text = path.read_text()
             old = current(text, start, end)

@@ -33,6 +33,9 @@ from relaxit.vae.methods import METHODS
 from relaxit.vae.presets import PRESETS, Preset, parse_preset, preset_config
 
 RUNS_DIR = "paper-runs"
+IGNORED = {"out", "quiet", "resume", "checkpoint_every", "device", "seed", "method", "preset"}
+"""Run settings that are not part of an experiment's definition (seed and method are part of
+a run's key instead)."""
 CURVE_POINTS = 200
 """Training-loss curve points kept per run in the results (a moving average, evenly spaced)."""
 
@@ -253,8 +256,7 @@ def run_paper(
     defaults = VAEConfig().to_dict()
 
     def same(r: dict[str, Any], cfg: dict[str, Any]) -> bool:
-        ignore = {"out", "quiet", "resume", "checkpoint_every", "device"}
-        return all(r["config"].get(k, defaults[k]) == v for k, v in cfg.items() if k not in ignore)
+        return all(r["config"].get(k, defaults[k]) == v for k, v in cfg.items() if k not in IGNORED)
 
     todo = []  # seed-major: every cell gets its first seed before any gets a second
     for seed in range(seeds):
@@ -377,10 +379,6 @@ def table_rows(data: dict[str, Any], preset: Preset) -> list[dict[str, Any]]:
             }
         )
     return rows
-
-
-IGNORED = {"out", "quiet", "resume", "checkpoint_every", "device", "seed", "method", "preset"}
-"""Run settings that are not part of an experiment's definition."""
 
 
 def _changed(data: dict[str, Any], preset: Preset, variant: str, method: str) -> dict[str, list]:
@@ -573,9 +571,10 @@ def summary_markdown(results: Path, link: str | None) -> str:
             continue
         data = json.loads(path.read_text())
         cite = re.match(r".*?\d{4}", preset.paper).group(0)  # authors and year
-        rows = [r for r in table_rows(data, preset) if r["seeds_done"]]
-        done = sum(r["seeds_done"] for r in table_rows(data, preset))
-        total = sum(cell_seeds(data).values())
+        all_rows = table_rows(data, preset)
+        rows = [r for r in all_rows if r["seeds_done"]]
+        done = sum(r["seeds_done"] for r in all_rows)
+        total = sum(r["seeds_target"] for r in all_rows)
         metric = {"test_neg_elbo": "test -ELBO", "test_neg_iw_bound": "test bound"}
         out += [
             (
