@@ -136,13 +136,12 @@ def test_gumbel_rao_variance_falls_with_n_rao():
 
 
 def test_the_variance_test_rejects_a_gumbel_rao_that_repeats_one_draw(monkeypatch):
-    original = Problem.conditional
+    original = Problem.conditional_relaxation_mean
 
-    def repeated(self, phi, b, extra=()):
-        z = original(self, phi, b, tuple(1 for _ in extra))
-        return z.expand(*extra, *z.shape[len(extra) :])
+    def repeated(self, phi, b, n, temperature):
+        return original(self, phi, b, 1, temperature)  # the mean of one draw repeated n times
 
-    monkeypatch.setattr(Problem, "conditional", repeated)
+    monkeypatch.setattr(Problem, "conditional_relaxation_mean", repeated)
     assert _variance_ratio(10) > RAO_RATIO_LIMIT
 
 

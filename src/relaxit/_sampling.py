@@ -85,6 +85,31 @@ class Family:
         """``z~ ~ p(z | H(z) = b)``, reparameterised in ``phi``; shape ``extra + b.shape``."""
         raise NotImplementedError
 
+    def conditional_relaxation_mean(
+        self, phi: Tensor, b: Tensor, n: int, temperature: float | Tensor
+    ) -> Tensor:
+        """The mean over ``n`` conditional noises of the relaxed map, the Gumbel-Rao average
+        (Paulus et al. 2021, eq. 9): ``mean_r relax(z~_r / temperature)``,
+        ``z~_r ~ p(z | H(z) = b)`` drawn at ``phi.detach()``, differentiable in ``phi`` as if
+        ``z~_r = phi + g_r`` with the noise ``g_r`` held fixed. Shape of ``b`` (``phi`` broadcast
+        to it).
+
+        Each family computes it in one fused pass over the ``n`` draws, with the backward written
+        out (about 2x faster than the composite ``relax(conditional(...)).mean(0)``, which is kept
+        for a temperature that requires grad: the fused backward gives none to the temperature).
+        The same draws of `uniform` give the same values as the composite.
+        """
+        if isinstance(temperature, Tensor) and temperature.requires_grad:
+            z = self.conditional(phi.detach(), b, (n,)) + (phi - phi.detach())
+            return self.relax(z, temperature).mean(0)
+        shift = (phi - phi.detach()).expand_as(b)
+        return self._fused_relaxation_mean(shift, phi.detach(), b, n, temperature)
+
+    def _fused_relaxation_mean(
+        self, shift: Tensor, phi: Tensor, b: Tensor, n: int, temperature: float | Tensor
+    ) -> Tensor:
+        raise NotImplementedError
+
     def encode(self, index: Tensor, n_values: int) -> Tensor:
         """The values ``index`` (integers in ``[0, n_values)``) as 0/1 or one-hot ``b``."""
         raise NotImplementedError
@@ -138,6 +163,18 @@ class BernoulliFamily(Family):
         sign = 2 * b - 1
         return sign * F.softplus(a + F.softplus(sign * phi))
 
+    def _fused_relaxation_mean(
+        self, shift: Tensor, phi: Tensor, b: Tensor, n: int, temperature: float | Tensor
+    ) -> Tensor:
+        """With ``s = 2b - 1``, the conditional sample above is
+        ``z~ = s (log(1 + v e^(s phi)) - log(1 - v))``, so
+        ``sigmoid((z~ + shift) / tau) = (1 - b) + s h``, ``h = 1 / (1 + q)``,
+        ``q = ((1 - v) e^(-s shift) / (1 + v e^(s phi)))^(1 / tau)`` in ``[0, 1]``: no overflow
+        for any logit or temperature."""
+        v = uniform((n, *b.shape), phi)
+        sign = 2 * b - 1
+        return _BernoulliRelaxationMean.apply(shift, v, b, torch.exp(sign * phi), temperature)
+
     def encode(self, index: Tensor, n_values: int) -> Tensor:
         return index
 
@@ -183,6 +220,20 @@ class CategoricalFamily(Family):
         others = -(shift + F.softplus(log_e - phi - shift))
         return torch.where(b > 0, top, others)
 
+    def _fused_relaxation_mean(
+        self, shift: Tensor, phi: Tensor, b: Tensor, n: int, temperature: float | Tensor
+    ) -> Tensor:
+        """The conditional sample above is ``z~_k = lse(phi) - log a_k`` with
+        ``a_b = E_b`` and ``a_k = E_b + E_k / p_k``, so the softmax of ``(z~ + shift) / tau``
+        is that of ``e_k = ((1 + x_k) e^(-shift_k))^(-1 / tau)``,
+        ``x_k = (1 - b_k) E_k / (p_k E_b) >= 0``, whose largest term, ``e_b``, is known: every
+        ``e_k`` lies in ``[0, 1]`` with no max-subtraction pass (``E = -log u``)."""
+        log_u = uniform((n, *b.shape), phi).log_()
+        top = b.argmax(-1, keepdim=True).expand(*log_u.shape[:-1], 1)
+        ratio = log_u.div_(log_u.gather(-1, top))  # E_k / E_b
+        weight = torch.where(b > 0, 0.0, torch.exp(-torch.log_softmax(phi, -1)))
+        return _CategoricalRelaxationMean.apply(shift, ratio, weight, temperature)
+
     def encode(self, index: Tensor, n_values: int) -> Tensor:
         return F.one_hot(index, n_values)
 
@@ -194,3 +245,51 @@ BERNOULLI_FAMILY = BernoulliFamily()
 CATEGORICAL_FAMILY = CategoricalFamily()
 FAMILIES: dict[str, Family] = {BERNOULLI: BERNOULLI_FAMILY, CATEGORICAL: CATEGORICAL_FAMILY}
 """Family name -> its `Family` object."""
+
+
+class _BernoulliRelaxationMean(torch.autograd.Function):
+    """``mean_0 sigmoid((z~ + shift) / tau)`` from the uniforms ``v`` of `BernoulliFamily`'s
+    conditional sample (``c = e^(s phi)``); the backward gives ``shift`` the derivative
+    ``mean_0 y (1 - y) / tau`` and nothing to the noise."""
+
+    @staticmethod
+    def forward(
+        ctx, shift: Tensor, v: Tensor, b: Tensor, c: Tensor, temperature: float | Tensor
+    ) -> Tensor:
+        sign = 2 * b - 1
+        k = torch.exp(-sign * shift)
+        q = torch.addcmul(k, v, -k).div_(torch.addcmul(torch.ones_like(c), v, c))
+        h = q.pow_(1 / temperature).add_(1).reciprocal_()
+        ctx.save_for_backward(h)
+        ctx.temperature = temperature
+        return (1 - b) + sign * h.mean(0)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor) -> tuple[Tensor | None, ...]:
+        (h,) = ctx.saved_tensors
+        spread = torch.addcmul(h, h, h, value=-1).mean(0)  # mean of y (1 - y) = h (1 - h)
+        return grad * spread / ctx.temperature, None, None, None, None
+
+
+class _CategoricalRelaxationMean(torch.autograd.Function):
+    """``mean_0 softmax((z~ + shift) / tau)`` from the ratios ``E_k / E_b`` and weights
+    ``(1 - b_k) / p_k`` of `CategoricalFamily`'s conditional sample; the backward gives
+    ``shift`` the softmax Jacobian ``mean_0 s (g - <s, g>) / tau`` and nothing to the noise."""
+
+    @staticmethod
+    def forward(
+        ctx, shift: Tensor, ratio: Tensor, weight: Tensor, temperature: float | Tensor
+    ) -> Tensor:
+        scale = torch.exp(-shift)
+        e = torch.addcmul(scale, ratio, weight * scale).pow_(-1 / temperature)
+        s = e.div_(e.sum(-1, keepdim=True))
+        y = s.mean(0)
+        ctx.save_for_backward(s, y)
+        ctx.temperature = temperature
+        return y
+
+    @staticmethod
+    def backward(ctx, grad: Tensor) -> tuple[Tensor | None, ...]:
+        s, y = ctx.saved_tensors
+        inner = torch.linalg.vecdot(s, grad.expand_as(s)).unsqueeze(-1)  # <s_r, g>
+        return (y * grad - (s * inner).mean(0)) / ctx.temperature, None, None, None

@@ -115,6 +115,14 @@ class Problem:
         Shape ``extra + b.shape``."""
         return self.sampler.conditional(phi, b, extra)
 
+    def conditional_relaxation_mean(
+        self, phi: Tensor, b: Tensor, n: int, temperature: float | Tensor
+    ) -> Tensor:
+        """``mean_r relax(z~_r / temperature)`` over ``n`` conditional noises given ``b``,
+        differentiable in ``phi`` with the noise held fixed (see
+        `relaxit._sampling.Family.conditional_relaxation_mean`). Shape of ``b``."""
+        return self.sampler.conditional_relaxation_mean(phi, b, n, temperature)
+
 
 MASK_GAP = 1e4
 """How far below the row's largest logit a masked (``-inf``) logit is placed: ``exp(-1e4)`` is

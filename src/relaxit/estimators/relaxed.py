@@ -196,8 +196,7 @@ class GumbelRao(_Tempered):
         phi = problem.phi
         b = problem.sample(n)
         # noise drawn given b, then held fixed: d z / d phi = I as in the unconditional z = phi + g
-        z = problem.conditional(phi.detach(), b, extra=(self.n_rao,)) + (phi - phi.detach())
-        y = problem.relax(z, self.temperature).mean(0)
+        y = problem.conditional_relaxation_mean(phi, b, self.n_rao, self.temperature)
         return b + (y - y.detach())
 
 
