@@ -14,7 +14,14 @@ from pathlib import Path
 import pytest
 import torch
 
-from relaxit.bench.paper import _key, parse_settings, run_paper, select_cells, table_rows
+from relaxit.bench.paper import (
+    RUNS_GITIGNORE,
+    _key,
+    parse_settings,
+    run_paper,
+    select_cells,
+    table_rows,
+)
 from relaxit.cli import build_parser
 from relaxit.cli.vae import config_from_args
 from relaxit.vae import VAEConfig, train
@@ -356,6 +363,7 @@ def test_bench_paper_writes_incrementally_and_resumes(tmp_path, monkeypatch):
     assert "dataset digits (paper mnist)" in md and "hidden_sizes 16,16 (paper 512,256)" in md
     assert (tmp_path / "paper-jang2017.png").stat().st_size > 0
     assert not list(tmp_path.rglob("checkpoint.pt"))  # finished runs drop their checkpoints
+    assert (tmp_path / "paper-runs" / ".gitignore").read_text() == RUNS_GITIGNORE
 
 
 def test_bench_paper_invocations_share_one_results_file(tmp_path, monkeypatch):
@@ -451,9 +459,11 @@ def test_cli_bench_paper_errors(tmp_path, capsys):
 
 
 def test_results_dir_ignores_all_but_checkpoints():
+    """The committed runs .gitignore is the one `bench paper` writes into any --out."""
     text = (
         Path(__file__).resolve().parents[1] / "benchmarks/results/paper-runs/.gitignore"
     ).read_text()
+    assert text == RUNS_GITIGNORE
     assert "!checkpoint.pt" in text and text.splitlines()[2] == "*"
 
 

@@ -33,6 +33,16 @@ from relaxit.vae.methods import METHODS
 from relaxit.vae.presets import PRESETS, Preset, parse_preset, preset_config
 
 RUNS_DIR = "paper-runs"
+RUNS_GITIGNORE = """\
+# Per-run outputs of `relaxit bench paper`: only the checkpoint of a run in progress is
+# committed (so that the next session can --resume it); finished runs live in paper-NAME.json.
+*
+!*/
+!.gitignore
+!checkpoint.pt
+"""
+"""Written to ``OUT/paper-runs/.gitignore`` where missing, so that every results directory (the
+default one or an ``--out`` sweep) commits its runs in progress and nothing else."""
 IGNORED = {"out", "quiet", "resume", "checkpoint_every", "device", "seed", "method", "preset"}
 """Run settings that are not part of an experiment's definition (seed and method are part of
 a run's key instead)."""
@@ -265,6 +275,10 @@ def run_paper(
             if done is None or not same(done, wanted(variant, method, seed)):
                 todo.append((variant, method, seed))
     data = write_paper(out, data, preset)
+    ignore = out / RUNS_DIR / ".gitignore"
+    if not ignore.is_file():
+        ignore.parent.mkdir(parents=True, exist_ok=True)
+        ignore.write_text(RUNS_GITIGNORE)
     total_runs = len(cells) * seeds
     log(
         f"bench paper {name}: {len(cells)} cells x {seeds} seeds = {total_runs} runs, "
