@@ -95,8 +95,10 @@ class Family:
         to it).
 
         Each family computes it in one fused pass over the ``n`` draws, with the backward written
-        out (about 2x faster than the composite ``relax(conditional(...)).mean(0)``, which is kept
-        for a temperature that requires grad: the fused backward gives none to the temperature).
+        out: 1.5x (Bernoulli) to 3.5x (categorical) faster than the composite
+        ``relax(conditional(...)).mean(0)`` in `relaxit bench speed`'s estimator cases. The
+        composite is kept for a temperature that requires grad (the fused backward gives none to
+        the temperature).
         The same draws of `uniform` give the same values as the composite.
         """
         if isinstance(temperature, Tensor) and temperature.requires_grad:
