@@ -401,6 +401,36 @@ def test_bench_paper_invocations_share_one_results_file(tmp_path, monkeypatch):
     assert "Status: 4 of 4 runs finished" in (tmp_path / "paper-jang2017.md").read_text()
 
 
+def test_bench_paper_rejects_an_untrainable_cell_before_writing(tmp_path, monkeypatch):
+    """A method the preset's objective cannot train (VIMCO under jang2017's ELBO) is an error
+    before anything is written: the results file that --resume continues stays as it was."""
+    kw = dict(steps=2, out=tmp_path, overrides=_paper_overrides(), log=lambda s: None)
+    run_paper("jang2017", methods=["gumbel-softmax"], variants=["bernoulli"], **kw)
+    before = (tmp_path / "paper-jang2017.json").read_text()
+    trained = []
+    real_train = TRAIN.train
+    monkeypatch.setattr(TRAIN, "train", lambda c: (trained.append(c.method), real_train(c))[1])
+    with pytest.raises(ValueError, match="method 'vimco' trains the 'iwae' objective"):
+        run_paper(
+            "jang2017", methods=["st-gumbel-softmax", "vimco"], variants=["bernoulli"],
+            resume=True, **kw,
+        )  # fmt: skip
+    assert trained == [] and (tmp_path / "paper-jang2017.json").read_text() == before
+    # ... so the next invocation without the bad method still runs
+    data = run_paper(
+        "jang2017", methods=["st-gumbel-softmax"], variants=["bernoulli"], resume=True, **kw
+    )
+    assert trained == ["st-gumbel-softmax"] and len(data["runs"]) == 2
+
+
+def test_bench_paper_without_the_upfront_check_writes_the_bad_cell(tmp_path, monkeypatch):
+    """Planted bug: checking a cell only when its run starts lets the untrainable cell into
+    the results file (and every later --resume fails on it), which the test above rejects."""
+    monkeypatch.setattr(PAPER, "check_cells", lambda name, cells, settings: None)
+    with pytest.raises(AssertionError):
+        test_bench_paper_rejects_an_untrainable_cell_before_writing(tmp_path, monkeypatch)
+
+
 def test_bench_paper_without_the_merge_loses_runs(tmp_path, monkeypatch):
     """Planted bug: a writer that ignores the file on disk drops the other invocation's run,
     which the merge test above rejects."""

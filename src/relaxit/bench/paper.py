@@ -95,6 +95,15 @@ def select_cells(
     return out
 
 
+def check_cells(name: str, cells: list[tuple[str, str]], settings: dict[str, Any]) -> None:
+    """Raise the `relaxit vae` error of the first cell whose run would be rejected (e.g. an
+    IWAE-only method under the preset's ELBO), so `run_paper` fails before writing anything."""
+    from relaxit.vae.train import resolve
+
+    for variant, method in cells:
+        resolve(preset_config(f"{name}:{variant}", method=method, **settings))
+
+
 def _curve(losses: list[float], points: int = CURVE_POINTS) -> list[list[float]]:
     """(step, mean training loss over the steps since the previous point) at <= ``points``."""
     if not losses:
@@ -217,8 +226,9 @@ def run_paper(
         The results dict written to ``paper-NAME.json``.
 
     Raises:
-        ValueError: an unknown preset, variant or method, or an existing results file
-            without ``resume``.
+        ValueError: an unknown preset, variant or method, a cell whose settings `relaxit vae`
+            rejects (e.g. an IWAE-only method under the preset's ELBO), or an existing results
+            file without ``resume``; raised before anything is written.
     """
     from relaxit.vae.train import CHECKPOINT, resolve, train
 
@@ -263,6 +273,7 @@ def run_paper(
         cfg = preset_config(f"{name}:{variant}", method=method, seed=seed, **settings)
         return resolve(cfg).to_dict()
 
+    check_cells(name, cells, settings)
     defaults = VAEConfig().to_dict()
 
     def same(r: dict[str, Any], cfg: dict[str, Any]) -> bool:
