@@ -267,6 +267,10 @@ ESTIMATOR_SETTINGS: dict[str, EstimatorSettings] = {
         build_kwargs=lambda n_latent: {"baseline": LearnedBaseline(n_inputs=n_latent)},
         note="a LearnedBaseline of the encoder's logits, tuned",
     ),
+    "muprop-idb": EstimatorSettings(
+        build_kwargs=lambda n_latent: {"baseline": LearnedBaseline(n_inputs=n_latent)},
+        note="a LearnedBaseline of the encoder's logits and the Taylor terms' scales, tuned",
+    ),
     "vimco": EstimatorSettings(n_samples=5, note="on log p(x,b) - log q(b|x)"),
     "reinforce-bound": EstimatorSettings(n_samples=5, note="REINFORCE on the bound"),
     "exact": EstimatorSettings(note=f"at most {EXACT_MAX_STATES} latent states"),

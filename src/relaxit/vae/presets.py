@@ -92,6 +92,7 @@ JANG_COLUMNS = {
     "st-gumbel-softmax": "ST Gumbel-S.",
     "reinforce": "SF",
     "muprop": "MuProp",
+    "muprop-idb": "MuProp",  # the same column: the paper does not say which MuProp variant
     "straight-through": "ST",
 }
 
@@ -202,8 +203,11 @@ JANG2017 = Preset(
         "1000; the notebook updates them after steps 1, 1001, ... (a one-step shift)",
         "Table 1's columns SF, MuProp and ST run as `reinforce` (leave-one-out baseline, 4 "
         "samples; the paper's SF baseline is not stated), `muprop` and `straight-through` when "
-        "asked with --methods; DARN (Bern. 110.9, Cat. 128.8) and annealed ST (111.5, 107.8) "
-        "have no relaxit method",
+        "asked with --methods. Section 4 says variance normalization was needed for SF and "
+        "MuProp without saying which variant ran: `muprop` is the bare estimator, `muprop-idb` "
+        "adds an input-dependent baseline and learned Taylor-term scales (Gu et al. 2016 "
+        "section 2.2's -IDB; Tucker et al.'s REBAR code), both unbiased. DARN (Bern. 110.9, "
+        "Cat. 128.8) and annealed ST (111.5, 107.8) have no relaxit method",
     ),
 )
 
