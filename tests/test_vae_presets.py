@@ -423,6 +423,17 @@ def test_bench_paper_rejects_an_untrainable_cell_before_writing(tmp_path, monkey
     assert trained == ["st-gumbel-softmax"] and len(data["runs"]) == 2
 
 
+def test_a_method_the_paper_lacks_is_not_called_unread(tmp_path):
+    """A method with no column in the paper reads "not in the paper"; "not read" is kept for a
+    column whose figure could not be read."""
+    kw = dict(steps=2, out=tmp_path, overrides=_paper_overrides(), log=lambda s: None)
+    run_paper("jang2017", methods=["gumbel-softmax", "reinforce-ema"], variants=["bernoulli"], **kw)
+    md = (tmp_path / "paper-jang2017.md").read_text()
+    assert "| bernoulli | reinforce-ema (-) | not in the paper |" in md
+    assert "| bernoulli | gumbel-softmax (Gumbel-S.) | 105.0 |" in md
+    assert PAPER._published_cell({"paper_row": "T2", "published": None}) == "not read"
+
+
 def test_bench_paper_without_the_upfront_check_writes_the_bad_cell(tmp_path, monkeypatch):
     """Planted bug: checking a cell only when its run starts lets the untrainable cell into
     the results file (and every later --resume fails on it), which the test above rejects."""

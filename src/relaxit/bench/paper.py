@@ -359,6 +359,14 @@ def _merge_cells(old: dict[str, Any], new: list[list[Any]]) -> list[list[Any]]:
     return [[v, m, n] for (v, m), n in merged.items()]
 
 
+def _published_cell(row: dict[str, Any]) -> str:
+    """The published figure; "not in the paper" for a method without a row or column there,
+    "not read" for one whose figure could not be read."""
+    if row["paper_row"] is None:
+        return "not in the paper"
+    return "not read" if row["published"] is None else f"{row['published']:.1f}"
+
+
 def table_rows(data: dict[str, Any], preset: Preset) -> list[dict[str, Any]]:
     """One row per cell: the published figure, ours over the finished seeds, the difference."""
     rows = []
@@ -530,7 +538,7 @@ def paper_markdown(data: dict[str, Any], preset: Preset, png: str | None) -> str
                 [
                     r["variant"],
                     f"{r['method']} ({r['paper_row'] or '-'})",
-                    "not read" if r["published"] is None else f"{r['published']:.1f}",
+                    _published_cell(r),
                     (r["error"] or "not run yet") if r["ours_mean"] is None else _ours(r),
                     "-" if r["difference"] is None else f"{r['difference']:+.2f}",
                     _also(r),
@@ -623,7 +631,7 @@ def summary_markdown(results: Path, link: str | None) -> str:
                     [
                         r["variant"],
                         f"{r['method']} ({r['paper_row'] or '-'})",
-                        "not read" if r["published"] is None else f"{r['published']:.1f}",
+                        _published_cell(r),
                         _ours(r),
                         "-" if r["difference"] is None else f"{r['difference']:+.2f}",
                         "; ".join(
