@@ -483,6 +483,9 @@ def test_select_cells():
     ]
     everything = select_cells(jang, ["all"], ["categorical"])
     assert ("categorical", "reinmax") in everything and ("categorical", "arm") not in everything
+    assert ("categorical", "vimco") not in everything  # it trains the bound, not the ELBO
+    bound = select_cells(jang, ["all"], ["categorical"], objective="iwae")
+    assert ("categorical", "vimco") in bound and ("categorical", "reinmax") not in bound
     with pytest.raises(ValueError, match="does not support the categorical latent"):
         select_cells(jang, ["arm"], ["categorical"])
     with pytest.raises(ValueError, match="unknown method"):
@@ -518,6 +521,18 @@ def test_every_preset_method_is_a_vae_method_for_its_latent():
         for variant in preset.variants.values():
             methods = [p.method for p in variant.published]
             assert select_cells(preset, methods, [variant.name])
+
+
+def test_all_methods_of_every_preset_pass_the_upfront_check():
+    """``--methods all`` selects only cells a run can train (e.g. no VIMCO under an ELBO
+    preset), so `check_cells` accepts them; without the objective filter it raises."""
+    for preset in PRESETS.values():
+        PAPER.check_cells(preset.name, select_cells(preset, ["all"]), {})
+    jang = PRESETS["jang2017"]
+    with pytest.raises(ValueError, match="trains the 'iwae' objective"):
+        PAPER.check_cells("jang2017", [("bernoulli", "vimco")], {})
+    iwae = select_cells(jang, ["all"], ["bernoulli"], objective="iwae")
+    PAPER.check_cells("jang2017", iwae, {"objective": "iwae", "n_samples": 5})
 
 
 def _update_tables():

@@ -70,18 +70,29 @@ def git_commit() -> str | None:
 
 
 def select_cells(
-    preset: Preset, methods: list[str] | None = None, variants: list[str] | None = None
+    preset: Preset,
+    methods: list[str] | None = None,
+    variants: list[str] | None = None,
+    objective: str | None = None,
 ) -> list[tuple[str, str]]:
     """(variant, method) pairs to run: ``methods`` defaults to the preset's, ``["all"]`` means
-    every relaxit VAE method that supports the variant's latent (``exact`` aside)."""
+    every relaxit VAE method that supports the variant's latent and trains the run's objective
+    (``objective``, default the preset's: VIMCO trains only the multi-sample bound), ``exact``
+    aside."""
     variants = variants or list(preset.variants)
     for v in variants:
         parse_preset(f"{preset.name}:{v}")  # clear error for an unknown variant
     out = []
     for v in variants:
-        latent = preset.settings(v)["latent"]
+        settings = preset.settings(v)
+        latent = settings["latent"]
         if methods == ["all"]:
-            names = [n for n, m in METHODS.items() if latent in m.latents and n != "exact"]
+            trains = objective or settings.get("objective", VAEConfig.objective)
+            names = [
+                n
+                for n, m in METHODS.items()
+                if latent in m.latents and m.objective == trains and n != "exact"
+            ]
         else:
             names = list(methods or preset.methods)
         for name in names:
@@ -235,7 +246,7 @@ def run_paper(
     if name not in PRESETS:
         raise ValueError(f"unknown preset {name!r}; valid presets: {', '.join(PRESETS)}")
     preset = PRESETS[name]
-    cells = select_cells(preset, methods, variants)
+    cells = select_cells(preset, methods, variants, (overrides or {}).get("objective"))
     if seeds < 1:
         raise ValueError(f"seeds must be >= 1; got {seeds}")
     json_path = out / f"paper-{name}.json"
