@@ -20,7 +20,7 @@ from relaxit.estimators._protocol import (
     sum_joint,
 )
 from relaxit.estimators.registry import register_estimator
-from relaxit.estimators.score_function import LearnedBaseline
+from relaxit.estimators.score_function import LearnedBaseline, input_dependent_baseline
 
 
 @register_estimator
@@ -155,7 +155,8 @@ class MuProp(Estimator):
         linear = sum_joint(slope * (b - mu), 1 + m)
         signal = f_b.detach() - eta_mu * f_mu.detach() - eta_slope * linear
         if self.baseline is not None:
-            signal = signal - self._baseline_value(phi.detach(), f_b)
+            items = phi.detach().reshape((*f_b.shape[1:], -1))
+            signal = signal - input_dependent_baseline(self.baseline, items, f_b)
         weight = right_pad(signal.detach(), b.dim())
         grad = (weight * problem.score(b, phi.detach())).mean(0)
         analytic = self._analytic_term(problem, slope, eta_slope.detach())
@@ -172,17 +173,6 @@ class MuProp(Estimator):
             return one, one
         eta = 2 * torch.sigmoid(self.scale_logits.to(f_b))
         return eta[0], eta[1]
-
-    def _baseline_value(self, phi: Tensor, f_b: Tensor) -> Tensor:
-        """``c(phi)`` per item, shape ``f_b.shape[1:]``, with its graph to the baseline."""
-        c = self.baseline(phi.reshape((*f_b.shape[1:], -1)))
-        if not isinstance(c, Tensor) or c.shape != f_b.shape[1:]:
-            got = tuple(c.shape) if isinstance(c, Tensor) else type(c).__name__
-            raise ValueError(
-                f"baseline must return one value per item, shape {tuple(f_b.shape[1:])} "
-                f"(f's output without the sample dim); got {got}"
-            )
-        return c.to(f_b)
 
     @staticmethod
     def _mean_term(problem: Problem, slope: Tensor) -> Tensor:

@@ -161,14 +161,7 @@ class REINFORCE(Estimator):
         if self.baseline is None:
             return 0.0
         if callable(self.baseline):
-            c = self.baseline(phi_items)
-            if not isinstance(c, Tensor) or c.shape != fb.shape[1:]:
-                got = tuple(c.shape) if isinstance(c, Tensor) else type(c).__name__
-                raise ValueError(
-                    f"baseline must return one value per item, shape {tuple(fb.shape[1:])} "
-                    f"(f's output without the sample dim); got {got}"
-                )
-            return c.to(fb)
+            return input_dependent_baseline(self.baseline, phi_items, fb)
         if self.baseline == "loo":
             n = fb.shape[0]
             return (fb.sum(0) - fb) / (n - 1)
@@ -178,6 +171,22 @@ class REINFORCE(Estimator):
             self.ema = mean if self.ema is None else self.decay * previous + (1 - self.decay) * mean
             return previous
         return float(self.baseline)
+
+
+def input_dependent_baseline(
+    baseline: Callable[[Tensor], Tensor], phi_items: Tensor, fb: Tensor
+) -> Tensor:
+    """``baseline(phi_items)`` in ``fb``'s dtype, checked to hold one value per item: shape
+    ``fb.shape[1:]`` (``fb``: ``(n,) + items``; ``phi_items``: ``items + (J,)``), else
+    ``ValueError``. Keeps its graph to the baseline's parameters."""
+    c = baseline(phi_items)
+    if not isinstance(c, Tensor) or c.shape != fb.shape[1:]:
+        got = tuple(c.shape) if isinstance(c, Tensor) else type(c).__name__
+        raise ValueError(
+            f"baseline must return one value per item, shape {tuple(fb.shape[1:])} "
+            f"(f's output without the sample dim); got {got}"
+        )
+    return c.to(fb)
 
 
 class LearnedBaseline(nn.Module):
