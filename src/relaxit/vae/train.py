@@ -4,6 +4,7 @@ DistributedDataParallel (gloo on CPU, nccl on CUDA); only rank 0 writes."""
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import math
 import os
@@ -267,6 +268,9 @@ def train(config: VAEConfig) -> dict[str, Any]:
             # Tear down together: a gloo rank whose peer destroys the group while it is still
             # busy (rank 0 writing its files) can abort at exit ("terminate called without an
             # active exception"), seen about once in ten 2-process runs without this barrier.
+            # Collect first: the DistributedDataParallel wrapper holds the group through
+            # reference cycles, and a group still alive at interpreter exit aborts the same way.
+            gc.collect()
             dist.barrier()
         return metrics
     finally:
