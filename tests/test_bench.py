@@ -114,7 +114,7 @@ def test_bench_vae_quick(tmp_path):
             "--seeds",
             "2",
             "--only",
-            "disarm,rebar-rel",  # two patterns: disarm and rebar-relaxation, both Bernoulli
+            "hard-con,rebar-rel",  # two patterns: hard-concrete and rebar-relaxation, Bernoulli
             "--jobs",
             "2",
             "--out",
@@ -125,8 +125,8 @@ def test_bench_vae_quick(tmp_path):
     data, md = _read(tmp_path, "vae-digits")
     assert (tmp_path / "vae-digits.png").stat().st_size > 0
     assert {(r["method"], r["seed"]) for r in data["runs"]} == {
-        ("disarm", 0),
-        ("disarm", 1),
+        ("hard-concrete", 0),
+        ("hard-concrete", 1),
         ("rebar-relaxation", 0),
         ("rebar-relaxation", 1),
     }

@@ -392,6 +392,7 @@ ESTIMATOR_PAGES = {
     "gumbel_softmax": ("gumbel-softmax", "st-gumbel-softmax"),
     "reinforce": ("reinforce", "reinforce-loo", "reinforce-ema"),
     "vimco": ("vimco", "reinforce-bound"),
+    "disarm_iw": ("disarm-iw", "vimco"),
 }
 
 

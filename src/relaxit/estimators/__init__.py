@@ -65,6 +65,7 @@ from relaxit.estimators.sum_and_sample import SumAndSample
 from relaxit.estimators.control_variates import REBAR, RELAX
 from relaxit.estimators.muprop import MuProp
 from relaxit.estimators.vimco import VIMCO
+from relaxit.estimators.disarm_iw import DisARMIW
 from relaxit.estimators.relaxed import GumbelRao, GumbelSoftmax, ReinMax, StraightThrough
 from relaxit.estimators.gapped import GST
 from relaxit.estimators.zgr import ZGR
@@ -85,6 +86,7 @@ __all__ = [
     "VIMCO",
     "ZGR",
     "DisARM",
+    "DisARMIW",
     "Estimator",
     "Exact",
     "GumbelRao",

@@ -273,6 +273,9 @@ ESTIMATOR_SETTINGS: dict[str, EstimatorSettings] = {
     ),
     "vimco": EstimatorSettings(n_samples=5, note="on log p(x,b) - log q(b|x)"),
     "reinforce-bound": EstimatorSettings(n_samples=5, note="REINFORCE on the bound"),
+    "disarm-iw": EstimatorSettings(
+        n_samples=5, note="5 antithetic pairs: the 5-sample bound, 10 evaluations"
+    ),
     "exact": EstimatorSettings(note=f"at most {EXACT_MAX_STATES} latent states"),
 }
 """The VAE's settings per registry name, where they differ from `estimator_method`'s defaults."""
