@@ -19,6 +19,7 @@ from dataclasses import replace
 from typing import Any
 
 from relaxit.bench.report import fmt, markdown_table
+from relaxit.estimators import registry
 from relaxit.vae import METHODS, VAEConfig
 
 LATENT_SETTINGS = {
@@ -309,6 +310,10 @@ def vae_markdown(data: dict[str, Any], machine: str, png: str | None) -> str:
 def _iwae_markdown(data: dict[str, Any], machine: str, png: str | None) -> str:
     """The multi-sample leaderboard, ranked by the K-sample bound within each latent."""
     k = data["k"]
+    bound_methods = [
+        e for e in registry.entries() if e.objective == "log-mean-exp" and e.name in METHODS
+    ]
+    paired = [e.name for e in bound_methods if e.evaluations_per_sample == 2]
     lines = [
         f"# `relaxit bench vae --objective iwae --k {k}`",
         "",
@@ -316,10 +321,17 @@ def _iwae_markdown(data: dict[str, Any], machine: str, png: str | None) -> str:
         "",
         f"Dataset **{data['dataset']}**, budget **{data['steps']} steps** of batch "
         f"{data['batch_size']} (Adam, lr {data['lr']}), seeds {data['seeds']}, {k} latent "
-        "samples per image in training for every method. The multi-sample methods train the "
-        f"{k}-sample importance-weighted bound (Burda et al. 2016) -- VIMCO (Mnih & Rezende "
-        "2016) and REINFORCE on the bound without VIMCO's baseline -- and the references train "
-        f"the ELBO with {k} samples. Test: the {k}-sample bound, the -ELBO (1 sample per image) "
+        "samples per image in training for every method"
+        + (
+            f" ({', '.join(paired)}: each with an antithetic partner, {2 * k} decoder passes)"
+            if paired
+            else ""
+        )
+        + f". The multi-sample methods train the {k}-sample importance-weighted bound (Burda "
+        "et al. 2016) -- "
+        + "; ".join(f"{e.name} (`{METHODS[e.name].uses}`, {e.paper})" for e in bound_methods)
+        + f" -- and the references train the ELBO with {k} samples. Test: the {k}-sample "
+        "bound, the -ELBO (1 sample per image) "
         f"and the {data['eval_samples']}-sample bound on {data['eval_examples'] or 'all'} test "
         "images, mean ± std over seeds (nats, lower is better). Architectures as in the main "
         "leaderboard.",

@@ -274,7 +274,7 @@ ESTIMATOR_SETTINGS: dict[str, EstimatorSettings] = {
     "vimco": EstimatorSettings(n_samples=5, note="on log p(x,b) - log q(b|x)"),
     "reinforce-bound": EstimatorSettings(n_samples=5, note="REINFORCE on the bound"),
     "disarm-iw": EstimatorSettings(
-        n_samples=5, note="5 antithetic pairs: the 5-sample bound, 10 evaluations"
+        n_samples=5, note="S antithetic pairs: the S-sample bound, 2S decoder passes"
     ),
     "exact": EstimatorSettings(note=f"at most {EXACT_MAX_STATES} latent states"),
 }
