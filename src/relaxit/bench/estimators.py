@@ -483,6 +483,20 @@ def run_bound(
     return rows
 
 
+def _bound_estimators(rows: list[dict[str, Any]]) -> list[str]:
+    """The estimators of the multi-sample rows, in registry order."""
+    names = {r["estimator"] for r in rows}
+    return [n for n in registry.names() if n in names]
+
+
+def _bound_evaluations(row: dict[str, Any]) -> str:
+    """Rows of ``b`` that f is evaluated on for one estimate of a multi-sample row."""
+    if row["estimator"] not in registry.names():
+        return "-"
+    per_sample = registry.get(row["estimator"]).evaluations_per_sample
+    return "-" if per_sample is None else str(per_sample * row["n_samples"])
+
+
 def _e(x: float | None) -> str:
     return "-" if x is None else f"{x:.3g}"
 
@@ -557,20 +571,31 @@ def estimators_markdown(data: dict[str, Any], machine: str, png: str | None) -> 
         ]
     if data.get("bound"):
         lines += [
-            "## Multi-sample bound: VIMCO against REINFORCE on the bound",
+            "## Multi-sample bound: " + ", ".join(_bound_estimators(data["bound"])),
             "",
-            "Objective E[log (1/n) sum_k w(b_k)], gradient w.r.t. the logits; "
+            "Objective E[log (1/n) sum_k w(b_k)], gradient w.r.t. the logits; *n_samples* is "
+            "the size of the bound, *f evals* the rows f is evaluated on; "
             f"{data['replicates']} estimates per row. *bias* and *max |z|* against the exact "
             "gradient of the expected bound, by enumerating every n-tuple (- where there are "
             f"more than {BOUND_MAX_TUPLES}).",
             "",
             markdown_table(
-                ["problem", "estimator", "n_samples", "bias", "max |z|", "variance", "SNR"],
+                [
+                    "problem",
+                    "estimator",
+                    "n_samples",
+                    "f evals",
+                    "bias",
+                    "max |z|",
+                    "variance",
+                    "SNR",
+                ],
                 [
                     [
                         r["problem"],
                         r["estimator"],
                         r["n_samples"],
+                        _bound_evaluations(r),
                         _e(r["bias_rel"]),
                         "-"
                         if r["bias_max_abs_z"] is None
