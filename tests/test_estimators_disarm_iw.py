@@ -1,5 +1,5 @@
-"""DisARM-IW (Dong, Mnih & Tucker 2020, section 5) against the exact gradient of the expected
-multi-sample bound.
+"""DisARM-IW (Dong, Mnih & Tucker 2020; ``local-disarm`` in their code) against the exact
+gradient of the expected multi-sample bound.
 
 The reference is the one of ``test_estimators_vimco.py``: ``Exact()`` over every ``n``-tuple of
 samples, the objective of one tuple being ``log mean_k exp f(b_k)``. DisARM-IW's ``n_samples``

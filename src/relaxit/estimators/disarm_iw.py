@@ -40,47 +40,46 @@ def _swap_one_bound(log_w: Tensor, log_w_swap: Tensor) -> Tensor:
 class DisARMIW(Estimator):
     r"""DisARM for the multi-sample (importance-weighted) bound: one antithetic pair per sample.
 
-        Dong, Mnih & Tucker (2020), "DisARM: An antithetic gradient estimator for binary latent
-        variables", NeurIPS, section 5 (the estimator of the multi-sample bound, ``local-disarm`` in
-        the authors' code). Like `VIMCO`, ``f`` returns **log-weights** and the loss is the
-        ``n``-sample bound of each item. Draw ``n`` antithetic pairs as in `DisARM`,
-        ``b_k = 1[u_k < sigma(phi)]`` and ``b~_k = 1[1 - u_k < sigma(phi)]``, and let
-        ``L(b_{1:n}) = log (1/n) sum_k w(b_k)``. Conditional on the other samples, the bound is a
-        function of ``b_k`` alone, so DisARM applies to each sample with the *local* learning
-        signal ``L(b_{1:n}) - L(b_{1:n} with b_k -> b~_k)``:
+    Dong, Mnih & Tucker (2020), "DisARM: An antithetic gradient estimator for binary latent
+    variables", NeurIPS: the estimator of its multi-sample-bound experiments (``local-disarm`` in
+    the authors' code). Like `VIMCO`, ``f`` returns **log-weights** and the loss is the
+    ``n``-sample bound of each item. Draw ``n`` antithetic pairs as in `DisARM`,
+    ``b_k = 1[u_k < sigma(phi)]`` and ``b~_k = 1[1 - u_k < sigma(phi)]``, and let
+    ``L(b_{1:n}) = log (1/n) sum_k w(b_k)``. Conditional on the other samples, the bound is a
+    function of ``b_k`` alone, so DisARM applies to each sample with the *local* learning
+    signal ``L(b_{1:n}) - L(b_{1:n} with b_k -> b~_k)``:
 
-        $$
-        \hat g_{\phi_i} = \sum_{k=1}^n 	frac12\Big(\hat L(b_{1:n})
-        - \hat L(b_{1:n}^{k \leftarrow 	ilde b_k})\Big)(-1)^{	ilde b_{k,i}}\,
-        \mathbb 1[b_{k,i}
-    e 	ilde b_{k,i}]\,\sigma(|\phi_i|).
-        $$
+    $$
+    \hat g_{\phi_i} = \sum_{k=1}^n \tfrac12\Big(\hat L(b_{1:n})
+    - \hat L(b_{1:n}^{k \leftarrow \tilde b_k})\Big)(-1)^{\tilde b_{k,i}}\,
+    \mathbb 1[b_{k,i} \ne \tilde b_{k,i}]\,\sigma(|\phi_i|).
+    $$
 
-        ``symmetrized=True`` averages this with the same estimator with the roles of ``b`` and
-        ``b~`` exchanged (also unbiased; the loss value is then the mean of the two bounds), the
-        authors' ``--symmetrized`` flag; the default follows their code's default (off). The
-        gradient w.r.t. parameters *inside* ``f`` is the pathwise one through the loss value, as
-        for `VIMCO`.
+    ``symmetrized=True`` averages this with the same estimator with the roles of ``b`` and
+    ``b~`` exchanged (also unbiased; the loss value is then the mean of the two bounds), the
+    authors' ``--symmetrized`` flag; the default follows their code's default (off). The
+    gradient w.r.t. parameters *inside* ``f`` is the pathwise one through the loss value, as
+    for `VIMCO`.
 
-        **Unbiased for the gradient of** $\mathbb E[\hat L(b_{1:n})]$, the expected ``n``-sample
-        bound, ``n = n_samples`` (the number of pairs). **Cost**: two evaluations of ``f`` per
-        sample (``2 * n_samples`` rows in one call of ``f``), ``O(n^2)`` arithmetic per item for
-        the swapped bounds. The paper compares it with VIMCO at equal evaluations, i.e. VIMCO on
-        ``2 n`` samples (a tighter bound). Bernoulli only; ``n_samples >= 2``. Class attribute
-        ``objective = "log-mean-exp"``.
+    **Unbiased for the gradient of** $\mathbb E[\hat L(b_{1:n})]$, the expected ``n``-sample
+    bound, ``n = n_samples`` (the number of pairs). **Cost**: two evaluations of ``f`` per
+    sample (``2 * n_samples`` rows in one call of ``f``: the samples, then their partners),
+    ``O(n^2)`` arithmetic per item for the swapped bounds. The authors' launcher compares it with
+    VIMCO at equal evaluations, i.e. VIMCO on ``2 n`` samples (a tighter bound). Bernoulli only;
+    ``n_samples >= 2``. Class attribute ``objective = "log-mean-exp"``.
 
-        Args:
-            symmetrized: average the estimators of both halves of the pairs (default ``False``).
+    Args:
+        symmetrized: average the estimators of both halves of the pairs (default ``False``).
 
-        Examples:
-            >>> import torch
-            >>> logits = torch.zeros(3, requires_grad=True)
-            >>> dist = torch.distributions.Bernoulli(logits=logits)
-            >>> log_w = lambda b: -(b - 0.45).pow(2).sum(-1)
-            >>> bound = DisARMIW()(log_w, dist, n_samples=4)
-            >>> bound.backward()
-            >>> bound.shape, logits.grad.shape
-            (torch.Size([]), torch.Size([3]))
+    Examples:
+        >>> import torch
+        >>> logits = torch.zeros(3, requires_grad=True)
+        >>> dist = torch.distributions.Bernoulli(logits=logits)
+        >>> log_w = lambda b: -(b - 0.45).pow(2).sum(-1)
+        >>> bound = DisARMIW()(log_w, dist, n_samples=4)
+        >>> bound.backward()
+        >>> bound.shape, logits.grad.shape
+        (torch.Size([]), torch.Size([3]))
     """
 
     name = "disarm-iw"
