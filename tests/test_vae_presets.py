@@ -597,3 +597,21 @@ def test_training_flushes_denormals_and_restores_the_setting():
         assert flushing()
     assert flushing()
     torch.set_flush_denormal(False)
+
+
+def test_every_method_of_a_paper_figure_gets_its_own_style():
+    """The curves' figure holds up to ~30 methods per preset: no two may share a (colour, line
+    style) pair. The check rejects the 10-colour cycle the figure used before (planted)."""
+    import matplotlib
+
+    from relaxit.bench import paper
+
+    def distinct(styles: dict) -> bool:
+        return len(set(styles.values())) == len(styles)
+
+    def cycle_of_ten(names):
+        return {m: (matplotlib.colors.to_rgba(f"C{i % 10}"), "-") for i, m in enumerate(names)}
+
+    methods = [f"m{i}" for i in range(60)]
+    assert distinct(paper._method_styles(methods))
+    assert not distinct(cycle_of_ten(methods[:26]))

@@ -660,54 +660,90 @@ def summary_markdown(results: Path, link: str | None) -> str:
     return "\n".join(out)
 
 
+METRIC_NAMES = {
+    "test_neg_iw_bound": "test importance-weighted bound",
+    "test_neg_elbo": "test -ELBO",
+}
+"""How the figure's legend names a preset's compared quantity."""
+
+
+def _method_styles(methods: list[str]) -> dict[str, tuple[Any, str]]:
+    """A distinct (colour, line style) per method: tab20's dark shades, then its light ones,
+    then the same with dashed and dotted lines (a 10-colour cycle repeats after 10 methods)."""
+    import matplotlib
+
+    cmap = matplotlib.colormaps["tab20"]
+    order = [*range(0, 20, 2), *range(1, 20, 2)]
+    return {
+        m: (cmap(order[i % 20]), ("-", "--", ":")[(i // 20) % 3]) for i, m in enumerate(methods)
+    }
+
+
 def plot_paper(data: dict[str, Any], preset: Preset, path: Path) -> None:
     """Training curves of every run on one figure (one panel per variant): the moving-average
-    training loss and the evaluations of the test -ELBO, with the published figure as a
-    marker at the paper's step count."""
+    training loss (thin line) and the evaluations of the test -ELBO (dots), one colour per
+    method and every seed in it; ours on the compared quantity (diamond) and the published
+    figure (star) at the last step. One legend, shared by the panels."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
 
     cells = list(cell_seeds(data))
     variants = list(dict.fromkeys(v for v, _ in cells))
-    fig, axes = plt.subplots(1, len(variants), figsize=(6 * len(variants), 4.5), squeeze=False)
-    colors = {m: f"C{i % 10}" for i, m in enumerate(dict.fromkeys(m for _, m in cells))}
+    ran = {r["method"] for r in data["runs"] if "error" not in r}
+    methods = list(dict.fromkeys(m for _, m in cells))
+    # the methods with runs first, so that they get the most distinct colours
+    styles = _method_styles(sorted(methods, key=lambda m: m not in ran))
+    fig, axes = plt.subplots(1, len(variants), figsize=(6 * len(variants), 5), squeeze=False)
     for ax, variant in zip(axes[0], variants, strict=True):
         lo = math.inf
         for r in data["runs"]:
             if r["variant"] != variant or "error" in r:
                 continue
-            color = colors.get(r["method"], "k")
-            label = f"{r['method']} s{r['seed']}"
-            curve = r["train_curve"]
-            if curve:
-                ax.plot(*zip(*curve, strict=True), color=color, alpha=0.5, lw=1)
+            color, ls = styles.get(r["method"], ("k", "-"))
+            if r["train_curve"]:
+                ax.plot(*zip(*r["train_curve"], strict=True), color=color, ls=ls, alpha=0.4, lw=1)
             ev = [(e["step"], e["test_neg_elbo"]) for e in r["evaluations"]]
             if ev:
-                ax.plot(*zip(*ev, strict=True), "o-", ms=2, color=color, label=label)
+                ax.plot(*zip(*ev, strict=True), marker="o", ms=2, color=color, ls=ls, lw=1.2)
                 lo = min(lo, min(v for _, v in ev))
+            ax.plot([r["steps"]], [r["value"]], "D", ms=5, color=color, mec="k", mew=0.5)
+            lo = min(lo, r["value"])
         for _, method in (c for c in cells if c[0] == variant):
             pub = preset.published(variant, method)
             if pub and pub.value is not None:
-                ax.plot(
-                    [preset.settings(variant, method)["steps"]],
-                    [pub.value],
-                    "*",
-                    ms=12,
-                    color=colors[method],
-                    label=f"{method} published",
-                )
+                step = preset.settings(variant, method)["steps"]
+                ax.plot([step], [pub.value], "*", ms=13, color=styles[method][0], mec="k", mew=0.5)
                 lo = min(lo, pub.value)
         if math.isfinite(lo):
             ax.set_ylim(lo - 5, lo + 60)
         ax.set_xscale("log")
         ax.set_xlabel("step")
-        ax.set_ylabel("nats (train loss: line; test -ELBO: dots)")
+        ax.set_ylabel("nats, lower is better")
         ax.set_title(f"{preset.name}:{variant}", fontsize=10)
-        ax.legend(fontsize=7)
+    metric = METRIC_NAMES.get(preset.metric, preset.metric)
+    keys = [
+        Line2D([], [], color="0.4", lw=1, alpha=0.5, label="training loss (moving average)"),
+        Line2D([], [], color="0.4", marker="o", ms=3, label="test -ELBO"),
+        Line2D([], [], color="0.4", ls="", marker="D", mec="k", label=f"ours, final {metric}"),
+        Line2D([], [], color="0.4", ls="", marker="*", ms=11, mec="k", label="published"),
+    ]
+    handles = keys + [
+        Line2D([], [], color=styles[m][0], ls=styles[m][1], lw=2, label=m)
+        for m in methods
+        if m in ran
+    ]
+    fig.legend(
+        handles=handles,
+        loc="center left",
+        bbox_to_anchor=(1.0, 0.5),
+        fontsize=7,
+        ncol=1 if len(handles) <= 30 else 2,
+    )
     fig.tight_layout()
-    fig.savefig(path, dpi=90)
+    fig.savefig(path, dpi=90, bbox_inches="tight")
     plt.close(fig)
 
 
