@@ -55,4 +55,5 @@ EXPECTED = {
     "omt_avf_mvn.png",
     "neural_sort.png",
     "imle.png",
+    "spanning_tree.png",
 }

@@ -345,6 +345,18 @@ def structured_figures(missing: list[str]) -> None:
         "column",
         "row",
     )
+    torch.manual_seed(0)
+    weights = torch.randn(6, 6, dtype=f64)
+    panels = {f"tau {t}": structured.spanning_tree_marginals(weights, t) for t in (2.0, 0.5, 0.1)}
+    panels["max_spanning_tree"] = structured.max_spanning_tree(weights)
+    matrix_panels(
+        "spanning_tree.png",
+        "spanning_tree_marginals of a random 6-vertex graph: edge marginals summing to 5, "
+        "the max spanning tree as tau -> 0",
+        panels,
+        "vertex j",
+        "vertex i",
+    )
 
     grid = torch.linspace(-3, 3, 61, dtype=f64)
     theta = torch.zeros(len(grid), 3, dtype=f64)

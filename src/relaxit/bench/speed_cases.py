@@ -375,10 +375,10 @@ def topk_cases(b: int, n: int, ks: tuple[int, ...]) -> list[Case]:
 
 
 def structured_cases(b: int, n: int) -> list[Case]:
-    """KSubset (SIMPLE), PlackettLuce, gumbel_sinkhorn and neural_sort next to the categorical
-    floor at the same batch and number of items: what one structured sample costs in
-    Gumbel-Softmax samples. PlackettLuce has no rsample: sample + log_prob (score function)."""
-    from relaxit.structured import gumbel_sinkhorn, neural_sort
+    """KSubset (SIMPLE), PlackettLuce, gumbel_sinkhorn, neural_sort and gumbel_spanning_tree next
+    to the categorical floor at the same batch and number of items: what one structured sample
+    costs in Gumbel-Softmax samples. PlackettLuce has no rsample: sample + log_prob (score function)."""
+    from relaxit.structured import gumbel_sinkhorn, gumbel_spanning_tree, neural_sort
 
     size = f"{b}x{n}"
     logits = _leaf(b, n)
@@ -431,6 +431,15 @@ def structured_cases(b: int, n: int) -> list[Case]:
             f"{b}x{side}x{side}",
             "categorical floor",
             {"relaxit": lambda: gumbel_sinkhorn(square, tau, n_iters=20), **square_floor},
+            [square],
+        ),
+        Case(
+            f"gumbel_spanning_tree (hard) {b}x{side}x{side}",
+            "gumbel_spanning_tree",
+            STRUCTURED,
+            f"{b}x{side}x{side}",
+            "categorical floor",
+            {"relaxit": lambda: gumbel_spanning_tree(square, tau, hard=True), **square_floor},
             [square],
         ),
     ]

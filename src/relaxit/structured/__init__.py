@@ -7,6 +7,9 @@
 * `imle`: Implicit Maximum Likelihood Estimation (Niepert, Minervini & Franceschi 2021) around
   any user-supplied argmax (MAP) solver, with `sum_of_gamma_noise` for k-subsets.
 * `argmax_one_hot`, `top_k_k_hot`: two ready-made solvers.
+* `gumbel_spanning_tree`: the stochastic softmax trick for spanning trees (Paulus et al. 2020),
+  built on `spanning_tree_marginals` (the Gibbs law's edge marginals by the matrix-tree
+  theorem) and `max_spanning_tree` (also a solver for `perturbed` and `imle`).
 
 For distributions over subsets and rankings with exact likelihoods see
 `relaxit.distributions.KSubset` and `relaxit.distributions.PlackettLuce`.
@@ -16,14 +19,22 @@ from relaxit.structured.implicit_mle import imle, sum_of_gamma_noise
 from relaxit.structured.perturbation import fenchel_young_loss, perturbed
 from relaxit.structured.solvers import argmax_one_hot, top_k_k_hot
 from relaxit.structured.sorting import gumbel_sinkhorn, neural_sort, stochastic_neural_sort
+from relaxit.structured.spanning_trees import (
+    gumbel_spanning_tree,
+    max_spanning_tree,
+    spanning_tree_marginals,
+)
 
 __all__ = [
     "argmax_one_hot",
     "fenchel_young_loss",
     "gumbel_sinkhorn",
+    "gumbel_spanning_tree",
     "imle",
+    "max_spanning_tree",
     "neural_sort",
     "perturbed",
+    "spanning_tree_marginals",
     "stochastic_neural_sort",
     "sum_of_gamma_noise",
     "top_k_k_hot",
