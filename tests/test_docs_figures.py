@@ -56,4 +56,5 @@ EXPECTED = {
     "neural_sort.png",
     "imle.png",
     "spanning_tree.png",
+    "spanning_tree_law.png",
 }

@@ -10,8 +10,9 @@ graphs (16 on 4 vertices, 125 on 5):
   all ``6! = 720`` orders of the 4-vertex graph's edges.
 
 Planted variants (a greedy "top n - 1 edges" solver, the textbook effective-resistance formula
-through an LU inverse, an elimination without its fill-in, noise of the wrong scale) are
-rejected by the same checks. The sampling test is a chi-square test at level 1e-4.
+through an LU inverse, an elimination without its fill-in, noise of the wrong scale, a
+`SpanningTree` that samples the perturb-and-MST law instead of its Gibbs law) are rejected by the
+same checks. The sampling test is a chi-square test at level 1e-4.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import pytest
 import torch
 from scipy.stats import chi2
 
+from relaxit.distributions import SpanningTree
 from relaxit.structured import (
     gumbel_spanning_tree,
     max_spanning_tree,
@@ -30,6 +32,7 @@ from relaxit.structured import (
     spanning_tree_marginals,
 )
 from relaxit.structured import spanning_trees as st
+from relaxit.testing import Example, check_sample_law
 
 F64 = torch.float64
 
@@ -327,3 +330,30 @@ def test_bad_inputs_raise_value_errors():
     for call, message in cases:
         with pytest.raises(ValueError, match=message):
             call()
+
+
+# --- SpanningTree (the Gibbs law) -------------------------------------------------------------
+
+
+class PerturbAndMSTSpanningTree(SpanningTree):
+    """Planted bug: sampling the maximum spanning tree of Gumbel-perturbed scores, a natural
+    confusion: that perturb-and-MAP law differs from the Gibbs law ``log_prob`` describes."""
+
+    def sample(self, sample_shape=torch.Size()):
+        return gumbel_spanning_tree(self.edge_logits, hard=True, sample_shape=sample_shape).detach()
+
+
+def test_the_kit_rejects_a_perturb_and_mst_sampler_and_accepts_the_exact_one():
+    scores = torch.tensor(
+        [[0, 1.5, -0.3, 1.0], [0, 0, 0.2, -0.8], [0, 0, 0, 0.4], [0, 0, 0, 0]], dtype=F64
+    )
+    gibbs = SpanningTree(scores)
+    law = perturb_and_mst_law(scores)
+    trees = gibbs.enumerate_support()
+    gibbs_p = gibbs.log_prob(trees).exp()
+    mst_p = torch.tensor([law[tuple(map(tuple, t.nonzero().tolist()))] for t in trees])
+    assert (gibbs_p - mst_p).abs().max() > 0.01  # the two laws differ on this graph
+    check_sample_law(Example("exact", SpanningTree, {"edge_logits": scores}, law="discrete"))
+    planted = Example("planted", PerturbAndMSTSpanningTree, {"edge_logits": scores}, law="discrete")
+    with pytest.raises(AssertionError, match="sample_law"):
+        check_sample_law(planted)

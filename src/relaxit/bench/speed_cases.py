@@ -375,9 +375,10 @@ def topk_cases(b: int, n: int, ks: tuple[int, ...]) -> list[Case]:
 
 
 def structured_cases(b: int, n: int) -> list[Case]:
-    """KSubset (SIMPLE), PlackettLuce, gumbel_sinkhorn, neural_sort and gumbel_spanning_tree next
-    to the categorical floor at the same batch and number of items: what one structured sample
-    costs in Gumbel-Softmax samples. PlackettLuce has no rsample: sample + log_prob (score function)."""
+    """KSubset (SIMPLE), PlackettLuce, gumbel_sinkhorn, neural_sort, SpanningTree and
+    gumbel_spanning_tree next to the categorical floor at the same batch and number of items:
+    what one structured sample costs in Gumbel-Softmax samples. PlackettLuce and SpanningTree
+    have no rsample: sample + log_prob (score function)."""
     from relaxit.structured import gumbel_sinkhorn, gumbel_spanning_tree, neural_sort
 
     size = f"{b}x{n}"
@@ -431,6 +432,20 @@ def structured_cases(b: int, n: int) -> list[Case]:
             f"{b}x{side}x{side}",
             "categorical floor",
             {"relaxit": lambda: gumbel_sinkhorn(square, tau, n_iters=20), **square_floor},
+            [square],
+        ),
+        Case(
+            f"SpanningTree sample + log_prob {b}x{side}x{side}",
+            "SpanningTree",
+            STRUCTURED,
+            f"{b}x{side}x{side}",
+            "categorical floor",
+            {
+                "relaxit": lambda: (d := rd.SpanningTree(square, validate_args=False)).log_prob(
+                    d.sample()
+                ),
+                **square_floor,
+            },
             [square],
         ),
         Case(

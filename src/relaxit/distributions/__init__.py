@@ -37,9 +37,10 @@ from relaxit.distributions.straight_through_categorical import (
 )
 from relaxit.distributions.topk import GumbelSoftmaxTopK
 
-# --- structured: subsets and rankings
+# --- structured: subsets, rankings and spanning trees
 from relaxit.distributions.permutations import PlackettLuce
 from relaxit.distributions.subsets import KSubset
+from relaxit.distributions.trees import SpanningTree
 
 # --- simplex-valued distributions
 from relaxit.distributions.invertible_gaussian import InvertibleGaussian
@@ -71,8 +72,9 @@ __all__ = [  # noqa: RUF022 (one section per family)
     "GeneralizedGumbelSoftmaxNP",
     "GumbelSoftmaxTopK",
     "RelaxedOneHotCategoricalStraightThrough",
-    # --- structured: subsets and rankings
+    # --- structured: subsets, rankings and spanning trees
     "KSubset",
+    "SpanningTree",
     "PlackettLuce",
     # --- simplex-valued distributions
     "InvertibleGaussian",

@@ -1,8 +1,9 @@
-"""Structured distributions: k-subsets (`KSubset`) and rankings (`PlackettLuce`)."""
+"""Structured distributions: k-subsets (`KSubset`), rankings (`PlackettLuce`) and spanning trees
+(`SpanningTree`)."""
 
 import torch
 
-from relaxit.distributions import KSubset, PlackettLuce
+from relaxit.distributions import KSubset, PlackettLuce, SpanningTree
 from relaxit.testing.example import Example
 
 _NAN_LOGITS = torch.tensor([0.0, float("nan"), 1.0, 0.0, 0.5, -0.5])
@@ -74,6 +75,58 @@ EXAMPLES = (
         "PlackettLuce/large-n",
         PlackettLuce,
         {"logits": torch.randn(2, 300, generator=torch.Generator().manual_seed(5))},
+        law="discrete",
+        grad_params=(),
+        statistical=False,
+    ),
+    # ---------------------------------------------------------------- spanning trees
+    Example(
+        "SpanningTree/n4",
+        SpanningTree,
+        {
+            "edge_logits": torch.tensor(
+                [[0.0, 0.5, -0.3, 1.0], [0.0, 0.0, 0.2, -0.8], [0.0, 0.0, 0.0, 0.4], [0.0] * 4]
+            )
+        },
+        law="discrete",
+        grad_params=(),
+        invalid_params=(("edge_logits", torch.tensor([[0.0, float("nan")], [0.0, 0.0]])),),
+        invalid_values=(
+            [[0, 1, 1, 0], [0, 0, 1, 0], [0, 0, 0, 0], [0, 0, 0, 0]],  # a cycle, vertex 3 alone
+            [[0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 0], [0, 0, 0, 0]],  # two edges only
+            [[0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1], [1, 0, 0, 0]],  # below the diagonal
+            [[0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 0.5], [0, 0, 0, 0]],  # not 0/1
+        ),
+    ),
+    Example(
+        "SpanningTree/batched-n3",
+        SpanningTree,
+        {"edge_logits": torch.tensor([[[0.0, 1.0, -1.0], [0.0, 0.0, 0.5], [0.0, 0.0, 0.0]]] * 2)},
+        law="discrete",
+        grad_params=(),
+    ),
+    Example(
+        "SpanningTree/extreme",
+        SpanningTree,
+        {
+            "edge_logits": torch.tensor(
+                [
+                    [0.0, 50.0, -50.0, 0.0],
+                    [0.0, 0.0, 49.95, -50.0],
+                    [0.0, 0.0, 0.0, 50.0],
+                    [0.0] * 4,
+                ]
+            )
+        },
+        law="discrete",
+        grad_params=(),
+        statistical=False,
+        extreme=True,
+    ),
+    Example(
+        "SpanningTree/large-n12",
+        SpanningTree,
+        {"edge_logits": torch.randn(2, 12, 12, generator=torch.Generator().manual_seed(6))},
         law="discrete",
         grad_params=(),
         statistical=False,

@@ -1,0 +1,216 @@
+"""Spanning trees: the Gibbs law over the spanning trees of a complete graph."""
+
+from __future__ import annotations
+
+import itertools
+from typing import ClassVar
+
+import torch
+from pyro.distributions import TorchDistribution
+from torch.distributions import constraints
+
+from relaxit.distributions._params import finite
+from relaxit.structured.spanning_trees import NO_EDGE, _log_partition, spanning_tree_marginals
+
+MAX_ENUMERATED_TREES = 16_807
+"""Largest support (n^(n-2) trees, n = 7) that `SpanningTree.enumerate_support` builds."""
+
+finite_real_matrix = finite(constraints.independent(constraints.real, 2))
+
+
+class _SpanningTrees(constraints.Constraint):
+    """0/1 ``(n, n)`` matrices on the upper triangle whose ``n - 1`` edges connect all vertices
+    (by the matrix-tree theorem: exactly one spanning tree inside the edge set)."""
+
+    is_discrete = True
+    event_dim = 2
+
+    def __init__(self, n: int):
+        self.n = n
+        super().__init__()
+
+    def check(self, value: torch.Tensor) -> torch.Tensor:
+        n = self.n
+        if value.shape[-2:] != (n, n):
+            return torch.zeros(value.shape[:-2], dtype=torch.bool, device=value.device)
+        upper = torch.ones(n, n, dtype=torch.bool, device=value.device).triu(1)
+        binary = ((value == 0) | (value == 1)).flatten(-2).all(-1)
+        inside = (value.masked_fill(upper, 0) == 0).flatten(-2).all(-1)
+        counted = value.sum((-2, -1)) == n - 1
+        a = value.double().masked_fill(~upper, 0)
+        a = a + a.mT
+        laplacian = torch.diag_embed(a.sum(-1)) - a
+        one_tree = (torch.linalg.det(laplacian[..., 1:, 1:]) - 1).abs() < 0.5
+        return binary & inside & counted & one_tree
+
+
+class SpanningTree(TorchDistribution):
+    r"""Spanning trees of the complete graph on n vertices, with probability proportional to
+    ``exp`` of the tree's total edge score (the Gibbs, or product-of-edge-weights, law).
+
+    ``log p(T) = sum_{i<j} T_ij theta_ij - log Z``, ``Z = sum_T exp(sum_{e in T} theta_e)``.
+    Kirchhoff's matrix-tree theorem gives ``Z`` as the determinant of the Laplacian of
+    ``exp(theta)`` with one vertex removed; relaxit computes ``log Z`` by eliminating one vertex
+    at a time in log space (`relaxit.structured.spanning_trees._log_partition`), exact at any
+    spread of the scores. Base measure: counting measure on the ``n^(n-2)`` spanning trees
+    (Cayley's formula). ``mean`` is the vector of edge marginals
+    (`relaxit.structured.spanning_tree_marginals`), ``entropy`` is ``log Z - <theta, mean>``.
+
+    Sampling is exact: the edges are decided one at a time, each with its probability given the
+    decisions so far, ``P(e in T | ...) = 1 - Z(without e) / Z`` (deleting ``e`` sets its score
+    to minus infinity; keeping it adds a constant that dominates every other tree's score, which
+    conditions on it). That is ``n (n - 1) / 2`` eliminations per draw, all draws and batch
+    elements at once. There is no ``rsample`` (a tree is discrete); the stochastic softmax trick
+    `relaxit.structured.gumbel_spanning_tree` relaxes the related perturb-and-MAP law (the
+    maximum spanning tree of Gumbel-perturbed scores), which is a different law from this one.
+
+    A tree is a ``(n, n)`` matrix with 1 at ``[i, j]``, ``i < j``, for each of its ``n - 1``
+    edges (``T + T.mT`` is the adjacency matrix); ``edge_logits[i, j]`` with ``i < j`` scores
+    edge ``{i, j}``, and the entries on and below the diagonal are not read.
+
+    Shapes: ``edge_logits`` ``(*batch, n, n)``; ``sample(sample_shape)`` is ``sample_shape +
+    batch + (n, n)`` in the logits' dtype; ``log_prob`` is ``sample_shape + batch``.
+
+    Args:
+        edge_logits: ``(*batch, n, n)`` finite edge scores, ``n >= 2``.
+        validate_args: as in ``torch.distributions``; ``log_prob`` then rejects values that are
+            not spanning trees.
+
+    Examples:
+        >>> import torch
+        >>> d = SpanningTree(torch.zeros(4, 4))  # uniform on the 4^2 = 16 trees
+        >>> t = d.sample()
+        >>> int(t.sum()), round(d.log_prob(t).exp().item(), 4)
+        (3, 0.0625)
+    """
+
+    arg_constraints: ClassVar[dict[str, constraints.Constraint]] = {
+        "edge_logits": finite_real_matrix
+    }
+    has_enumerate_support = True
+
+    def __init__(self, edge_logits, validate_args=None):
+        if not torch.is_tensor(edge_logits):
+            edge_logits = torch.as_tensor(edge_logits, dtype=torch.get_default_dtype())
+        if not edge_logits.is_floating_point():
+            edge_logits = edge_logits.to(torch.get_default_dtype())
+        if edge_logits.dim() < 2 or edge_logits.shape[-1] != edge_logits.shape[-2]:
+            raise ValueError(
+                f"SpanningTree: `edge_logits` must be (..., n, n), got {tuple(edge_logits.shape)}"
+            )
+        if edge_logits.shape[-1] < 2:
+            raise ValueError("SpanningTree: `edge_logits` needs n >= 2 vertices")
+        self.edge_logits = edge_logits
+        super().__init__(edge_logits.shape[:-2], edge_logits.shape[-2:], validate_args)
+
+    @property
+    def n(self) -> int:
+        """Number of vertices."""
+        return self.event_shape[-1]
+
+    @constraints.dependent_property(is_discrete=True, event_dim=2)
+    def support(self) -> constraints.Constraint:
+        return _SpanningTrees(self.n)
+
+    def expand(self, batch_shape, _instance=None):
+        new = self._get_checked_instance(SpanningTree, _instance)
+        batch_shape = torch.Size(batch_shape)
+        new.edge_logits = self.edge_logits.expand(batch_shape + self.event_shape)
+        super(SpanningTree, new).__init__(batch_shape, self.event_shape, validate_args=False)
+        new._validate_args = self._validate_args
+        return new
+
+    def _upper(self) -> torch.Tensor:
+        return torch.ones(self.n, self.n, dtype=torch.bool, device=self.edge_logits.device).triu(1)
+
+    def _log_weights(self, scores: torch.Tensor) -> torch.Tensor:
+        """Symmetric float64 log-weights, `NO_EDGE` on the diagonal, shape ``(B, n, n)``."""
+        upper = self._upper()
+        s = scores.double().masked_fill(~upper, NO_EDGE)
+        return torch.where(upper, s, s.mT).reshape(-1, self.n, self.n)
+
+    def log_partition(self) -> torch.Tensor:
+        """``log Z``, shape ``batch_shape``, differentiable in ``edge_logits``."""
+        log_z = _log_partition(self._log_weights(self.edge_logits))
+        return log_z.reshape(self.batch_shape).to(self.edge_logits.dtype)
+
+    def log_prob(self, value: torch.Tensor) -> torch.Tensor:
+        if self._validate_args:
+            self._validate_sample(value)
+        score = (value * self.edge_logits.masked_fill(~self._upper(), 0)).sum((-2, -1))
+        return score - self.log_partition()
+
+    @property
+    def mean(self) -> torch.Tensor:
+        return spanning_tree_marginals(self.edge_logits)
+
+    @property
+    def variance(self) -> torch.Tensor:
+        mu = self.mean
+        return mu * (1 - mu)
+
+    def entropy(self) -> torch.Tensor:
+        theta = self.edge_logits.masked_fill(~self._upper(), 0)
+        return self.log_partition() - (theta * self.mean).sum((-2, -1))
+
+    def sample(self, sample_shape=torch.Size()) -> torch.Tensor:
+        shape = self._extended_shape(sample_shape)
+        n, device = self.n, self.edge_logits.device
+        with torch.no_grad():
+            log_w = self._log_weights(self.edge_logits.expand(shape))
+            draws = torch.arange(log_w.shape[0], device=device)
+            iu = torch.triu_indices(n, n, 1, device=device)
+            scores = log_w[:, iu[0], iu[1]]
+            # a bonus above every other tree's total score: keeping an edge conditions on it
+            bonus = 1e3 + 2 * (n - 1) * (scores.amax(-1) - scores.amin(-1))
+            log_z = _log_partition(log_w)
+            component = torch.arange(n, device=device).expand(log_w.shape[0], n)
+            tree = torch.zeros_like(log_w)
+            u = torch.rand(log_w.shape[0], iu.shape[1], dtype=torch.float64, device=device)
+            for k, (i, j) in enumerate(iu.T.tolist()):
+                deleted = log_w.clone()
+                deleted[:, i, j] = deleted[:, j, i] = NO_EDGE
+                log_z_deleted = _log_partition(deleted)
+                p_in = -torch.expm1(log_z_deleted - log_z)  # 1 - Z(without e) / Z
+                # an edge between two vertices the kept edges already join would close a cycle
+                p_in = torch.where(component[:, i] == component[:, j], 0.0, p_in.clamp(0, 1))
+                keep = u[:, k] < p_in
+                tree[:, i, j] = keep.double()
+                kept = log_w[:, i, j] + bonus
+                log_w = torch.where(keep[:, None, None], log_w, deleted)
+                log_w[draws, i, j] = log_w[draws, j, i] = torch.where(keep, kept, log_w[:, i, j])
+                log_z = torch.where(keep, log_z + p_in.log() + bonus, log_z_deleted)
+                joined = keep[:, None] & (component == component[:, j : j + 1])
+                component = torch.where(joined, component[:, i : i + 1], component)
+            return tree.reshape(shape).to(self.edge_logits.dtype)
+
+    def enumerate_support(self, expand: bool = True) -> torch.Tensor:
+        n = self.n
+        count = n ** (n - 2)
+        if count > MAX_ENUMERATED_TREES:
+            raise ValueError(
+                f"SpanningTree: enumerate_support would build {n}^{n - 2} = {count} trees "
+                f"(limit {MAX_ENUMERATED_TREES})"
+            )
+        edges = list(itertools.combinations(range(n), 2))
+        trees = [t for t in itertools.combinations(edges, n - 1) if _connects(t, n)]
+        values = torch.zeros(len(trees), n, n, dtype=self.edge_logits.dtype)
+        for k, tree in enumerate(trees):
+            values[k, [i for i, _ in tree], [j for _, j in tree]] = 1
+        values = values.to(self.edge_logits.device)
+        values = values.reshape(len(trees), *(1,) * len(self.batch_shape), n, n)
+        return values.expand(len(trees), *self.batch_shape, n, n) if expand else values
+
+
+def _connects(edges: tuple[tuple[int, int], ...], n: int) -> bool:
+    """Whether ``edges`` join all ``n`` vertices (union-find)."""
+    root = list(range(n))
+
+    def find(v: int) -> int:
+        while root[v] != v:
+            v = root[v]
+        return v
+
+    for i, j in edges:
+        root[find(i)] = find(j)
+    return len({find(v) for v in range(n)}) == 1
