@@ -57,4 +57,5 @@ EXPECTED = {
     "imle.png",
     "spanning_tree.png",
     "spanning_tree_law.png",
+    "arborescence.png",
 }

@@ -357,6 +357,16 @@ def structured_figures(missing: list[str]) -> None:
         "vertex j",
         "vertex i",
     )
+    panels = {f"tau {t}": structured.arborescence_marginals(weights, t) for t in (2.0, 0.5, 0.1)}
+    panels["max_arborescence"] = structured.max_arborescence(weights)
+    matrix_panels(
+        "arborescence.png",
+        "arborescence_marginals rooted at vertex 0 (row = parent, column = child):\n"
+        "one parent per column, the max arborescence as tau -> 0",
+        panels,
+        "child",
+        "parent",
+    )
     from relaxit.distributions import SpanningTree
 
     law = SpanningTree(weights)

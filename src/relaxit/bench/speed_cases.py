@@ -375,11 +375,16 @@ def topk_cases(b: int, n: int, ks: tuple[int, ...]) -> list[Case]:
 
 
 def structured_cases(b: int, n: int) -> list[Case]:
-    """KSubset (SIMPLE), PlackettLuce, gumbel_sinkhorn, neural_sort, SpanningTree and
-    gumbel_spanning_tree next to the categorical floor at the same batch and number of items:
-    what one structured sample costs in Gumbel-Softmax samples. PlackettLuce and SpanningTree
-    have no rsample: sample + log_prob (score function)."""
-    from relaxit.structured import gumbel_sinkhorn, gumbel_spanning_tree, neural_sort
+    """KSubset (SIMPLE), PlackettLuce, gumbel_sinkhorn, neural_sort, SpanningTree,
+    gumbel_spanning_tree and gumbel_arborescence next to the categorical floor at the same batch
+    and number of items: what one structured sample costs in Gumbel-Softmax samples.
+    PlackettLuce and SpanningTree have no rsample: sample + log_prob (score function)."""
+    from relaxit.structured import (
+        gumbel_arborescence,
+        gumbel_sinkhorn,
+        gumbel_spanning_tree,
+        neural_sort,
+    )
 
     size = f"{b}x{n}"
     logits = _leaf(b, n)
@@ -446,6 +451,15 @@ def structured_cases(b: int, n: int) -> list[Case]:
                 ),
                 **square_floor,
             },
+            [square],
+        ),
+        Case(
+            f"gumbel_arborescence (hard) {b}x{side}x{side}",
+            "gumbel_arborescence",
+            STRUCTURED,
+            f"{b}x{side}x{side}",
+            "categorical floor",
+            {"relaxit": lambda: gumbel_arborescence(square, tau, hard=True), **square_floor},
             [square],
         ),
         Case(
