@@ -12,7 +12,8 @@ Every estimator follows one protocol::
   ``(S,) + batch_shape[:m]`` for some ``m >= 0``: the first ``m`` batch dims are independent
   items, the other batch dims and the event dims one joint variable per item. ``S`` is
   ``n_samples`` times the estimator's evaluations per sample: ``f`` is called once on all of
-  them (e.g. ARM's antithetic pairs are stacked along dim 0). Any other shape: ``ValueError``.
+  them (e.g. ARM's antithetic pairs are stacked along dim 0; `IndeCateR`, whose rows depend on
+  ``m``, calls it twice). Any other shape: ``ValueError``.
 * ``loss`` has shape ``batch_shape[:m]``: the Monte-Carlo mean of ``f`` at the discrete samples
   (``GumbelSoftmax(hard=False)`` evaluates ``f`` at relaxed samples; ``Exact`` returns the
   expectation). Its gradient w.r.t. the distribution's parameters is the estimator averaged
@@ -62,6 +63,7 @@ from relaxit.estimators.arsm import ARSM
 from relaxit.estimators.carms import CARMS
 from relaxit.estimators.unordered_set import UnorderedSet
 from relaxit.estimators.sum_and_sample import SumAndSample
+from relaxit.estimators.local_expectation import IndeCateR
 from relaxit.estimators.control_variates import REBAR, RELAX
 from relaxit.estimators.muprop import MuProp
 from relaxit.estimators.vimco import VIMCO
@@ -91,6 +93,7 @@ __all__ = [
     "Exact",
     "GumbelRao",
     "GumbelSoftmax",
+    "IndeCateR",
     "LearnedBaseline",
     "MuProp",
     "Objective",

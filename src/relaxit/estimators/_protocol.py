@@ -176,8 +176,12 @@ class Estimator(nn.Module):
         exact: ``True`` only for `Exact`, which enumerates instead of sampling.
         evaluations_per_sample: rows of ``b`` that ``f`` receives per requested sample (``f``
             is called once on ``evaluations_per_sample * n_samples`` rows); ``None`` when it
-            is not proportional to ``n_samples`` (`Exact`). An instance may override it when a
-            constructor argument changes it.
+            is not proportional to ``n_samples`` (`Exact`, or a cost that depends on the
+            variables per item, `IndeCateR`). An instance may override it when a constructor
+            argument changes it.
+        f_calls: how many times one estimate calls ``f``: 1 (every row in one call) except
+            where the second call's rows depend on what the first returned (`IndeCateR` needs
+            ``m`` to know the variables of an item).
         paper: short citation of the method.
         min_samples: smallest valid ``n_samples`` (an instance may raise it, e.g.
             ``REINFORCE(baseline="loo")``).
@@ -194,6 +198,7 @@ class Estimator(nn.Module):
     unbiased: bool = False
     exact: bool = False
     evaluations_per_sample: int | None = 1
+    f_calls: int = 1
     paper: str = ""
     min_samples: int = 1
     objective: str = "mean"
