@@ -188,3 +188,37 @@ def test_summarize_flags_bias_only_when_present():
     assert biased["variance"] == pytest.approx(1.0, rel=0.05)  # 5% = 3.5 sd of the variance
     deterministic = summarize(exact.expand(5, 2) + 1.0, exact)
     assert bias_flag(deterministic["bias_max_abs_z"], 2)
+
+
+def test_registering_an_estimator_leaves_the_other_rows_unchanged(monkeypatch):
+    """Every row of `relaxit bench estimators` is seeded from its own names, so a new estimator
+    in the registry does not shift the random numbers (and the published figures) of the
+    others. The planted variant without per-row seeds is caught."""
+    from relaxit.bench import estimators as bench
+    from relaxit.estimators import REINFORCE, register_estimator, registry
+
+    class Newcomer(REINFORCE):
+        name = "newcomer-estimator"
+        paper = "a test of the seeding, 2026"
+
+    def rows() -> dict:
+        data = bench.run_estimators(quick=True, replicates=16, steps=1, log=lambda _: 0)
+        table = {(r["problem"], r["estimator"]): r.get("variance") for r in data["table"]}
+        bound = {
+            (r["problem"], r["estimator"], r["n_samples"]): r["variance"] for r in data["bound"]
+        }
+        return {**table, **bound}
+
+    def changed_by_the_newcomer() -> bool:
+        before = rows()
+        register_estimator(Newcomer)
+        try:
+            after = rows()
+        finally:
+            registry.unregister(Newcomer.name)
+        assert any("newcomer-estimator" in key for key in after)
+        return any(after[key] != value for key, value in before.items())
+
+    assert not changed_by_the_newcomer()
+    monkeypatch.setattr(bench, "seed_row", lambda *names: None)  # planted: one shared stream
+    assert changed_by_the_newcomer()
