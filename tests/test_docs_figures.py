@@ -58,4 +58,5 @@ EXPECTED = {
     "spanning_tree.png",
     "spanning_tree_law.png",
     "arborescence.png",
+    "arborescence_law.png",
 }

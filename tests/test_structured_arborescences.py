@@ -7,8 +7,9 @@ arborescences holding each edge. The hard samples are compared (two-sample chi-s
 1e-4) with the argmax over the enumerated arborescences of freshly perturbed scores.
 
 Planted variants are rejected by the same checks: a greedy "best parent" solver without
-Edmonds' cycle contraction, and marginals from the out-degree Laplacian (arborescences directed
-towards the root instead of away from it).
+Edmonds' cycle contraction, marginals from the out-degree Laplacian (arborescences directed
+towards the root instead of away from it), and an `Arborescence` that samples the
+perturb-and-MAP law instead of its Gibbs law (the conformance kit's sample-law check).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import pytest
 import torch
 from scipy.stats import chi2_contingency
 
+from relaxit.distributions import Arborescence
 from relaxit.structured import (
     arborescence_marginals,
     gumbel_arborescence,
@@ -27,6 +29,7 @@ from relaxit.structured import (
     perturbed,
 )
 from relaxit.structured import arborescences as ab
+from relaxit.testing import Example, check_sample_law
 
 F64 = torch.float64
 
@@ -234,3 +237,28 @@ def test_bad_inputs_raise_value_errors():
     for call, message in cases:
         with pytest.raises(ValueError, match=message):
             call()
+
+
+# --- Arborescence (the Gibbs law) -------------------------------------------------------------
+
+
+class PerturbAndMapArborescence(Arborescence):
+    """Planted bug: the maximum arborescence of Gumbel-perturbed scores, whose law differs from
+    the Gibbs law that ``log_prob`` describes."""
+
+    def sample(self, sample_shape=torch.Size()):
+        return gumbel_arborescence(
+            self.edge_logits, root=self.root, hard=True, sample_shape=sample_shape
+        ).detach()
+
+
+def test_the_kit_rejects_a_perturb_and_map_sampler_and_accepts_the_exact_one():
+    scores = torch.tensor(
+        [[0, 1.5, -0.3, 1.0], [0.2, 0, 0.2, -0.8], [1.0, 0.3, 0, 0.4], [0, -0.5, 0.7, 0]],
+        dtype=F64,
+    )
+    params = {"edge_logits": scores, "root": 0}
+    check_sample_law(Example("exact", Arborescence, params, law="discrete", grad_params=()))
+    planted = Example("planted", PerturbAndMapArborescence, params, law="discrete", grad_params=())
+    with pytest.raises(AssertionError, match="sample_law"):
+        check_sample_law(planted)

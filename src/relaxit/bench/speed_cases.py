@@ -376,9 +376,10 @@ def topk_cases(b: int, n: int, ks: tuple[int, ...]) -> list[Case]:
 
 def structured_cases(b: int, n: int) -> list[Case]:
     """KSubset (SIMPLE), PlackettLuce, gumbel_sinkhorn, neural_sort, SpanningTree,
-    gumbel_spanning_tree and gumbel_arborescence next to the categorical floor at the same batch
-    and number of items: what one structured sample costs in Gumbel-Softmax samples.
-    PlackettLuce and SpanningTree have no rsample: sample + log_prob (score function)."""
+    gumbel_spanning_tree, Arborescence and gumbel_arborescence next to the categorical floor at
+    the same batch and number of items: what one structured sample costs in Gumbel-Softmax
+    samples. PlackettLuce, SpanningTree and Arborescence have no rsample: sample + log_prob
+    (score function)."""
     from relaxit.structured import (
         gumbel_arborescence,
         gumbel_sinkhorn,
@@ -447,6 +448,20 @@ def structured_cases(b: int, n: int) -> list[Case]:
             "categorical floor",
             {
                 "relaxit": lambda: (d := rd.SpanningTree(square, validate_args=False)).log_prob(
+                    d.sample()
+                ),
+                **square_floor,
+            },
+            [square],
+        ),
+        Case(
+            f"Arborescence sample + log_prob {b}x{side}x{side}",
+            "Arborescence",
+            STRUCTURED,
+            f"{b}x{side}x{side}",
+            "categorical floor",
+            {
+                "relaxit": lambda: (d := rd.Arborescence(square, validate_args=False)).log_prob(
                     d.sample()
                 ),
                 **square_floor,

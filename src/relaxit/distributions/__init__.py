@@ -40,7 +40,7 @@ from relaxit.distributions.topk import GumbelSoftmaxTopK
 # --- structured: subsets, rankings and spanning trees
 from relaxit.distributions.permutations import PlackettLuce
 from relaxit.distributions.subsets import KSubset
-from relaxit.distributions.trees import SpanningTree
+from relaxit.distributions.trees import Arborescence, SpanningTree
 
 # --- simplex-valued distributions
 from relaxit.distributions.invertible_gaussian import InvertibleGaussian
@@ -75,6 +75,7 @@ __all__ = [  # noqa: RUF022 (one section per family)
     # --- structured: subsets, rankings and spanning trees
     "KSubset",
     "SpanningTree",
+    "Arborescence",
     "PlackettLuce",
     # --- simplex-valued distributions
     "InvertibleGaussian",

@@ -1,4 +1,5 @@
-"""Spanning trees: the Gibbs law over the spanning trees of a complete graph."""
+"""Spanning trees and arborescences: the Gibbs laws over the (directed) spanning trees of a
+complete graph."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pyro.distributions import TorchDistribution
 from torch.distributions import constraints
 
 from relaxit.distributions._params import finite
+from relaxit.structured.arborescences import _log_partition_directed, arborescence_marginals
 from relaxit.structured.spanning_trees import NO_EDGE, _log_partition, spanning_tree_marginals
 
 MAX_ENUMERATED_TREES = 16_807
@@ -214,3 +216,195 @@ def _connects(edges: tuple[tuple[int, int], ...], n: int) -> bool:
     for i, j in edges:
         root[find(i)] = find(j)
     return len({find(v) for v in range(n)}) == 1
+
+
+class _Arborescences(constraints.Constraint):
+    """0/1 ``(n, n)`` matrices (``[parent, child]``) giving every vertex but the root one parent,
+    with the root reaching every vertex (Tutte's theorem: exactly one arborescence inside)."""
+
+    is_discrete = True
+    event_dim = 2
+
+    def __init__(self, n: int, root: int):
+        self.n, self.root = n, root
+        super().__init__()
+
+    def check(self, value: torch.Tensor) -> torch.Tensor:
+        n, root = self.n, self.root
+        if value.shape[-2:] != (n, n):
+            return torch.zeros(value.shape[:-2], dtype=torch.bool, device=value.device)
+        allowed = ~torch.eye(n, dtype=torch.bool, device=value.device)
+        allowed[:, root] = False
+        binary = ((value == 0) | (value == 1)).flatten(-2).all(-1)
+        inside = (value.masked_fill(allowed, 0) == 0).flatten(-2).all(-1)
+        parents = value.sum(-2)
+        one_parent = (parents.masked_fill(~allowed.any(0), 1) == 1).all(-1)
+        a = value.double().masked_fill(~allowed, 0)
+        laplacian = torch.diag_embed(a.sum(-2)) - a  # in-degree Laplacian
+        keep = [v for v in range(n) if v != root]
+        reduced = laplacian[..., keep, :][..., :, keep]
+        one_tree = (torch.linalg.det(reduced) - 1).abs() < 0.5
+        return binary & inside & one_parent & one_tree
+
+
+class Arborescence(TorchDistribution):
+    r"""Arborescences (rooted directed spanning trees) of the complete digraph on n vertices, with
+    probability proportional to ``exp`` of the total edge score (the Gibbs law).
+
+    ``log p(A) = sum_{i != j} A_ij theta_ij - log Z``: ``A[i, j] = 1`` when ``i`` is the parent
+    of ``j``; every vertex but ``root`` has one parent and the root reaches every vertex. Tutte's
+    directed matrix-tree theorem gives ``Z`` as the determinant of the in-degree Laplacian of
+    ``exp(theta)`` without the root's row and column (Koo et al. 2007); relaxit computes
+    ``log Z`` by eliminating vertices in log space
+    (`relaxit.structured.arborescences._log_partition_directed`), exact at any spread of the
+    scores. Base measure: counting measure on the ``n^(n-2)`` arborescences with the given root.
+    ``mean`` is the matrix of edge marginals (`relaxit.structured.arborescence_marginals`);
+    ``entropy`` is ``log Z - <theta, mean>``.
+
+    Sampling is exact: the vertices pick their parents in turn, each from the marginals of its
+    column under the law conditioned on the parents picked so far (conditioning removes the
+    other edges into that vertex). ``n - 1`` marginal computations per draw, all draws and
+    batch elements at once. No ``rsample``; the stochastic softmax trick
+    `relaxit.structured.gumbel_arborescence` relaxes the perturb-and-MAP law (the maximum
+    arborescence of Gumbel-perturbed scores), a different law from this one.
+
+    Shapes: ``edge_logits`` ``(*batch, n, n)`` (``[i, j]`` scores ``i -> j``; the diagonal and the
+    column of ``root`` are not read); ``sample(sample_shape)`` is ``sample_shape + batch + (n,
+    n)`` in the logits' dtype; ``log_prob`` is ``sample_shape + batch``.
+
+    Args:
+        edge_logits: ``(*batch, n, n)`` finite edge scores, ``n >= 2``.
+        root: the root vertex.
+        validate_args: as in ``torch.distributions``; ``log_prob`` then rejects values that are
+            not arborescences rooted at ``root``.
+
+    Examples:
+        >>> import torch
+        >>> d = Arborescence(torch.zeros(3, 3))  # uniform on the 3 arborescences rooted at 0
+        >>> a = d.sample()
+        >>> a.sum(0).tolist(), round(d.log_prob(a).exp().item(), 4)
+        ([0.0, 1.0, 1.0], 0.3333)
+    """
+
+    arg_constraints: ClassVar[dict[str, constraints.Constraint]] = {
+        "edge_logits": finite_real_matrix
+    }
+    has_enumerate_support = True
+
+    def __init__(self, edge_logits, root: int = 0, validate_args=None):
+        if not torch.is_tensor(edge_logits):
+            edge_logits = torch.as_tensor(edge_logits, dtype=torch.get_default_dtype())
+        if not edge_logits.is_floating_point():
+            edge_logits = edge_logits.to(torch.get_default_dtype())
+        if edge_logits.dim() < 2 or edge_logits.shape[-1] != edge_logits.shape[-2]:
+            raise ValueError(
+                f"Arborescence: `edge_logits` must be (..., n, n), got {tuple(edge_logits.shape)}"
+            )
+        n = edge_logits.shape[-1]
+        if n < 2:
+            raise ValueError("Arborescence: `edge_logits` needs n >= 2 vertices")
+        if isinstance(root, bool) or not isinstance(root, int) or not 0 <= root < n:
+            raise ValueError(
+                f"Arborescence: `root` must be a vertex index in [0, {n}), got {root!r}"
+            )
+        self.edge_logits = edge_logits
+        self.root = root
+        super().__init__(edge_logits.shape[:-2], edge_logits.shape[-2:], validate_args)
+
+    @property
+    def n(self) -> int:
+        """Number of vertices."""
+        return self.event_shape[-1]
+
+    @constraints.dependent_property(is_discrete=True, event_dim=2)
+    def support(self) -> constraints.Constraint:
+        return _Arborescences(self.n, self.root)
+
+    def expand(self, batch_shape, _instance=None):
+        new = self._get_checked_instance(Arborescence, _instance)
+        batch_shape = torch.Size(batch_shape)
+        new.edge_logits = self.edge_logits.expand(batch_shape + self.event_shape)
+        new.root = self.root
+        super(Arborescence, new).__init__(batch_shape, self.event_shape, validate_args=False)
+        new._validate_args = self._validate_args
+        return new
+
+    def _allowed(self) -> torch.Tensor:
+        allowed = ~torch.eye(self.n, dtype=torch.bool, device=self.edge_logits.device)
+        allowed[:, self.root] = False
+        return allowed
+
+    def log_partition(self) -> torch.Tensor:
+        """``log Z``, shape ``batch_shape``, differentiable in ``edge_logits``."""
+        order = [v for v in range(self.n) if v != self.root] + [self.root]
+        s = self.edge_logits.double().masked_fill(~self._allowed(), NO_EDGE)
+        log_a = s[..., order, :][..., :, order].reshape(-1, self.n, self.n)
+        log_z = _log_partition_directed(log_a)
+        return log_z.reshape(self.batch_shape).to(self.edge_logits.dtype)
+
+    def log_prob(self, value: torch.Tensor) -> torch.Tensor:
+        if self._validate_args:
+            self._validate_sample(value)
+        score = (value * self.edge_logits.masked_fill(~self._allowed(), 0)).sum((-2, -1))
+        return score - self.log_partition()
+
+    @property
+    def mean(self) -> torch.Tensor:
+        return arborescence_marginals(self.edge_logits, root=self.root)
+
+    @property
+    def variance(self) -> torch.Tensor:
+        mu = self.mean
+        return mu * (1 - mu)
+
+    def entropy(self) -> torch.Tensor:
+        theta = self.edge_logits.masked_fill(~self._allowed(), 0)
+        return self.log_partition() - (theta * self.mean).sum((-2, -1))
+
+    def sample(self, sample_shape=torch.Size()) -> torch.Tensor:
+        shape = self._extended_shape(sample_shape)
+        n = self.n
+        with torch.no_grad():
+            scores = self.edge_logits.expand(shape).double().reshape(-1, n, n)
+            scores = scores.masked_fill(~self._allowed(), -torch.inf)
+            for child in (v for v in range(n) if v != self.root):
+                column = arborescence_marginals(scores, root=self.root)[:, :, child]
+                parent = torch.multinomial(column.clamp_min(0), 1).squeeze(-1)
+                keep = torch.zeros_like(column, dtype=torch.bool).scatter_(
+                    -1, parent[:, None], True
+                )
+                scores[:, :, child] = scores[:, :, child].masked_fill(~keep, -torch.inf)
+            tree = (scores > -torch.inf) & self._allowed()
+            return tree.reshape(shape).to(self.edge_logits.dtype)
+
+    def enumerate_support(self, expand: bool = True) -> torch.Tensor:
+        n, root = self.n, self.root
+        count = n ** (n - 2)
+        if count > MAX_ENUMERATED_TREES:
+            raise ValueError(
+                f"Arborescence: enumerate_support would build {n}^{n - 2} = {count} "
+                f"arborescences (limit {MAX_ENUMERATED_TREES})"
+            )
+        others = [v for v in range(n) if v != root]
+        found = []
+        for parents in itertools.product(range(n), repeat=len(others)):
+            parent = dict(zip(others, parents, strict=True))
+            if all(_reaches(parent, v, root, n) for v in others):
+                found.append(parent)
+        values = torch.zeros(len(found), n, n, dtype=self.edge_logits.dtype)
+        for k, parent in enumerate(found):
+            values[k, list(parent.values()), list(parent.keys())] = 1
+        values = values.to(self.edge_logits.device)
+        values = values.reshape(len(found), *(1,) * len(self.batch_shape), n, n)
+        return values.expand(len(found), *self.batch_shape, n, n) if expand else values
+
+
+def _reaches(parent: dict[int, int], v: int, root: int, n: int) -> bool:
+    """Whether following ``parent`` from ``v`` reaches ``root`` (no self-loop, no cycle)."""
+    for _ in range(n):
+        if v == root:
+            return True
+        if parent[v] == v:
+            return False
+        v = parent[v]
+    return v == root

@@ -1,9 +1,9 @@
-"""Structured distributions: k-subsets (`KSubset`), rankings (`PlackettLuce`) and spanning trees
-(`SpanningTree`)."""
+"""Structured distributions: k-subsets (`KSubset`), rankings (`PlackettLuce`), spanning trees
+(`SpanningTree`) and arborescences (`Arborescence`)."""
 
 import torch
 
-from relaxit.distributions import KSubset, PlackettLuce, SpanningTree
+from relaxit.distributions import Arborescence, KSubset, PlackettLuce, SpanningTree
 from relaxit.testing.example import Example
 
 _NAN_LOGITS = torch.tensor([0.0, float("nan"), 1.0, 0.0, 0.5, -0.5])
@@ -127,6 +127,67 @@ EXAMPLES = (
         "SpanningTree/large-n12",
         SpanningTree,
         {"edge_logits": torch.randn(2, 12, 12, generator=torch.Generator().manual_seed(6))},
+        law="discrete",
+        grad_params=(),
+        statistical=False,
+    ),
+    # ---------------------------------------------------------------- arborescences
+    Example(
+        "Arborescence/n4-root1",
+        Arborescence,
+        {
+            "edge_logits": torch.tensor(
+                [
+                    [0.0, 0.5, -0.3, 1.0],
+                    [0.2, 0.0, 0.2, -0.8],
+                    [1.0, 0.3, 0.0, 0.4],
+                    [0.0, -0.5, 0.7, 0.0],
+                ]
+            ),
+            "root": 1,
+        },
+        law="discrete",
+        grad_params=(),
+        invalid_params=(("edge_logits", torch.tensor([[0.0, float("nan")], [0.0, 0.0]])),),
+        invalid_values=(
+            [[0, 0, 0, 0], [1, 0, 0, 0], [0, 0, 0, 1], [0, 0, 1, 0]],  # 2 and 3 parent each other
+            [[0, 0, 1, 0], [1, 0, 1, 1], [0, 0, 0, 0], [0, 0, 0, 0]],  # vertex 2 has two parents
+            [[0, 1, 1, 0], [1, 0, 0, 1], [0, 0, 0, 0], [0, 0, 0, 0]],  # an edge into the root
+            [[0, 0, 0, 0], [1, 0, 0.5, 1], [0, 0, 0, 0], [0, 0, 0, 0]],  # not 0/1
+        ),
+    ),
+    Example(
+        "Arborescence/batched-n3",
+        Arborescence,
+        {"edge_logits": torch.tensor([[[0.0, 1.0, -1.0], [0.3, 0.0, 0.5], [0.1, -0.2, 0.0]]] * 2)},
+        law="discrete",
+        grad_params=(),
+    ),
+    Example(
+        "Arborescence/extreme",
+        Arborescence,
+        {
+            "edge_logits": torch.tensor(
+                [
+                    [0.0, 50.0, -50.0, 0.0],
+                    [-50.0, 0.0, 49.95, -50.0],
+                    [50.0, 0.0, 0.0, 50.0],
+                    [0.0] * 4,
+                ]
+            )
+        },
+        law="discrete",
+        grad_params=(),
+        statistical=False,
+        extreme=True,
+    ),
+    Example(
+        "Arborescence/large-n10",
+        Arborescence,
+        {
+            "edge_logits": torch.randn(2, 10, 10, generator=torch.Generator().manual_seed(7)),
+            "root": 3,
+        },
         law="discrete",
         grad_params=(),
         statistical=False,
