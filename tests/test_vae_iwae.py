@@ -135,6 +135,13 @@ def test_objective_and_method_must_match(tmp_path, capsys):
     assert main([*args, "--quiet", "--out", str(out)]) == 0
     printed = capsys.readouterr().out
     assert "vimco" in printed and "2-sample bound" in printed
+    # a method that trains the bound implies --objective iwae on the command line
+    args = ["vae", "--dataset", "digits", "--method", "disarm-iw", "--n-samples", "2"]
+    args += ["--steps", "2", "--bits", "4", "--hidden", "8", "--eval-samples", "4"]
+    assert main([*args, "--quiet", "--out", str(tmp_path / "implied")]) == 0
+    assert "disarm-iw" in capsys.readouterr().out
+    metrics = json.loads((tmp_path / "implied" / "metrics.json").read_text())
+    assert metrics["config"]["objective"] == "iwae"
 
 
 def test_multi_sample_leaderboard_configurations():

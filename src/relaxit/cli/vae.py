@@ -134,6 +134,12 @@ def config_from_args(args: argparse.Namespace) -> VAEConfig:
     given = {f.name: getattr(args, f.name) for f in fields(VAEConfig) if hasattr(args, f.name)}
     if given.get("objective") == "iwae" and "method" not in given:
         given["method"] = "vimco"  # the multi-sample bound's default method
+    if "method" in given and "objective" not in given:
+        from relaxit.vae.methods import METHODS
+
+        method = METHODS.get(given["method"])
+        if method is not None:  # a method that trains the multi-sample bound implies it
+            given["objective"] = method.objective
     preset = given.pop("preset", None)
     return preset_config(preset, **given) if preset else VAEConfig(**given)
 
