@@ -20,6 +20,21 @@ MAX_ENUMERATED_TREES = 16_807
 finite_real_matrix = finite(constraints.independent(constraints.real, 2))
 
 
+def _edge_logits(edge_logits, owner: str) -> torch.Tensor:
+    """``edge_logits`` as a floating tensor of shape ``(..., n, n)``, ``n >= 2``."""
+    if not torch.is_tensor(edge_logits):
+        edge_logits = torch.as_tensor(edge_logits, dtype=torch.get_default_dtype())
+    if not edge_logits.is_floating_point():
+        edge_logits = edge_logits.to(torch.get_default_dtype())
+    if edge_logits.dim() < 2 or edge_logits.shape[-1] != edge_logits.shape[-2]:
+        raise ValueError(
+            f"{owner}: `edge_logits` must be (..., n, n), got {tuple(edge_logits.shape)}"
+        )
+    if edge_logits.shape[-1] < 2:
+        raise ValueError(f"{owner}: `edge_logits` needs n >= 2 vertices")
+    return edge_logits
+
+
 class _SpanningTrees(constraints.Constraint):
     """0/1 ``(n, n)`` matrices on the upper triangle whose ``n - 1`` edges connect all vertices
     (by the matrix-tree theorem: exactly one spanning tree inside the edge set)."""
@@ -92,16 +107,7 @@ class SpanningTree(TorchDistribution):
     has_enumerate_support = True
 
     def __init__(self, edge_logits, validate_args=None):
-        if not torch.is_tensor(edge_logits):
-            edge_logits = torch.as_tensor(edge_logits, dtype=torch.get_default_dtype())
-        if not edge_logits.is_floating_point():
-            edge_logits = edge_logits.to(torch.get_default_dtype())
-        if edge_logits.dim() < 2 or edge_logits.shape[-1] != edge_logits.shape[-2]:
-            raise ValueError(
-                f"SpanningTree: `edge_logits` must be (..., n, n), got {tuple(edge_logits.shape)}"
-            )
-        if edge_logits.shape[-1] < 2:
-            raise ValueError("SpanningTree: `edge_logits` needs n >= 2 vertices")
+        edge_logits = _edge_logits(edge_logits, "SpanningTree")
         self.edge_logits = edge_logits
         super().__init__(edge_logits.shape[:-2], edge_logits.shape[-2:], validate_args)
 
@@ -292,17 +298,8 @@ class Arborescence(TorchDistribution):
     has_enumerate_support = True
 
     def __init__(self, edge_logits, root: int = 0, validate_args=None):
-        if not torch.is_tensor(edge_logits):
-            edge_logits = torch.as_tensor(edge_logits, dtype=torch.get_default_dtype())
-        if not edge_logits.is_floating_point():
-            edge_logits = edge_logits.to(torch.get_default_dtype())
-        if edge_logits.dim() < 2 or edge_logits.shape[-1] != edge_logits.shape[-2]:
-            raise ValueError(
-                f"Arborescence: `edge_logits` must be (..., n, n), got {tuple(edge_logits.shape)}"
-            )
+        edge_logits = _edge_logits(edge_logits, "Arborescence")
         n = edge_logits.shape[-1]
-        if n < 2:
-            raise ValueError("Arborescence: `edge_logits` needs n >= 2 vertices")
         if isinstance(root, bool) or not isinstance(root, int) or not 0 <= root < n:
             raise ValueError(
                 f"Arborescence: `root` must be a vertex index in [0, {n}), got {root!r}"

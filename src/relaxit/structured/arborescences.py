@@ -17,27 +17,16 @@ import numpy as np
 import torch
 
 from relaxit.distributions._gumbel import gumbel_like
-from relaxit.structured.spanning_trees import NO_EDGE, _temperature
+from relaxit.structured.spanning_trees import check_graph_scores, gibbs_marginals
 
 
 def _check(weights: torch.Tensor, root: int, where: str) -> int:
-    """Validate ``(..., n, n)`` floating scores, ``n >= 2``, no NaN or +inf, a valid root."""
-    if not torch.is_tensor(weights) or not weights.is_floating_point():
-        raise ValueError(f"{where}: `weights` must be a floating tensor (..., n, n)")
-    if weights.dim() < 2 or weights.shape[-1] != weights.shape[-2] or weights.shape[-1] < 2:
-        raise ValueError(
-            f"{where}: `weights` must be (..., n, n) with n >= 2 vertices, "
-            f"got {tuple(weights.shape)}"
-        )
-    n = weights.shape[-1]
-    if isinstance(root, bool) or not isinstance(root, int) or not 0 <= root < n:
-        raise ValueError(f"{where}: `root` must be a vertex index in [0, {n}), got {root!r}")
-    edges = weights.masked_fill(~_edge_mask(n, root, weights.device), 0.0)
-    if torch.isnan(edges).any():
-        raise ValueError(f"{where}: `weights` contains NaN on an edge")
-    if (edges == torch.inf).any():
-        raise ValueError(f"{where}: `weights` must be finite or -inf (no edge), got +inf")
-    return n
+    """Validate the scores (see `check_graph_scores`) and the root; returns ``n``."""
+    if torch.is_tensor(weights) and weights.dim() >= 1:
+        n = weights.shape[-1]
+        if isinstance(root, bool) or not isinstance(root, int) or not 0 <= root < n:
+            raise ValueError(f"{where}: `root` must be a vertex index in [0, {n}), got {root!r}")
+    return check_graph_scores(weights, where, lambda n, device: _edge_mask(n, root, device))
 
 
 def _edge_mask(n: int, root: int, device: torch.device) -> torch.Tensor:
@@ -198,22 +187,18 @@ def arborescence_marginals(
         tensor([0., 1., 1.])
     """
     n = _check(weights, root, "arborescence_marginals")
-    tau = _temperature(temperature, weights)
-    differentiable = torch.is_grad_enabled() and (weights.requires_grad or tau.requires_grad)
-    mask = _edge_mask(n, root, weights.device)
     order = [v for v in range(n) if v != root] + [root]  # the root is eliminated last (never)
-    with torch.enable_grad():
-        w = weights.double()
-        edge = mask & (w > -torch.inf)
-        s = (w.masked_fill(~edge, 0.0) / tau.double()[..., None, None]).masked_fill(~edge, NO_EDGE)
-        if not s.requires_grad:
-            s = s.detach().requires_grad_(True)
-        log_a = s[..., order, :][..., :, order].reshape(-1, n, n)
-        log_z = _log_partition_directed(log_a)
-        if (log_z < NO_EDGE / 2).any():
-            raise ValueError("arborescence_marginals: a vertex cannot be reached from the root")
-        (mu,) = torch.autograd.grad(log_z.sum(), s, create_graph=differentiable)
-    return (mu * mask).to(weights.dtype)
+
+    def log_partition(s: torch.Tensor) -> torch.Tensor:
+        return _log_partition_directed(s[..., order, :][..., :, order].reshape(-1, n, n))
+
+    return gibbs_marginals(
+        weights,
+        temperature,
+        _edge_mask(n, root, weights.device),
+        log_partition,
+        "arborescence_marginals: a vertex cannot be reached from the root",
+    )
 
 
 def gumbel_arborescence(

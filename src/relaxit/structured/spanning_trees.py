@@ -12,6 +12,8 @@ score and `max_spanning_tree` is an argmax solver for `relaxit.structured.pertur
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 
 from relaxit.distributions._gumbel import gumbel_like
@@ -22,8 +24,12 @@ NO_EDGE = -1e30
 ``logsumexp``."""
 
 
-def _check_weights(weights: torch.Tensor, where: str) -> int:
-    """Validate ``(..., n, n)`` floating scores with ``n >= 2`` and no NaN; returns ``n``."""
+def check_graph_scores(
+    weights: torch.Tensor, where: str, edge_mask: Callable[[int, torch.device], torch.Tensor]
+) -> int:
+    """Validate ``(..., n, n)`` floating scores with ``n >= 2``, and no NaN or ``+inf`` on the
+    edges that ``edge_mask(n, device)`` marks; returns ``n``. Shared by the (directed) tree
+    functions."""
     if not torch.is_tensor(weights) or not weights.is_floating_point():
         raise ValueError(f"{where}: `weights` must be a floating tensor (..., n, n)")
     if weights.dim() < 2 or weights.shape[-1] != weights.shape[-2] or weights.shape[-1] < 2:
@@ -32,11 +38,45 @@ def _check_weights(weights: torch.Tensor, where: str) -> int:
             f"got {tuple(weights.shape)}"
         )
     n = weights.shape[-1]
-    if torch.isnan(_edges(weights)).any():
-        raise ValueError(f"{where}: `weights` contains NaN on its upper triangle (the edges)")
-    if (_edges(weights) == torch.inf).any():
+    edges = weights.masked_fill(~edge_mask(n, weights.device), 0.0)
+    if torch.isnan(edges).any():
+        raise ValueError(f"{where}: `weights` contains NaN on an edge")
+    if (edges == torch.inf).any():
         raise ValueError(f"{where}: `weights` must be finite or -inf (no edge), got +inf")
     return n
+
+
+def gibbs_marginals(
+    weights: torch.Tensor,
+    temperature: float | torch.Tensor,
+    edge_mask: torch.Tensor,
+    log_partition: Callable[[torch.Tensor], torch.Tensor],
+    disconnected: str,
+) -> torch.Tensor:
+    """``d log Z / d (w_e / temperature)`` for the edges of ``edge_mask``, in float64, returned in
+    the dtype of ``weights``, differentiable when ``weights`` or ``temperature`` require grad.
+
+    ``log_partition`` maps the scaled scores (``(..., n, n)``, `NO_EDGE` off the edges) to
+    ``log Z`` of shape ``(B,)``; ``disconnected`` is the error when some ``Z`` is 0.
+    """
+    tau = _temperature(temperature, weights)
+    differentiable = torch.is_grad_enabled() and (weights.requires_grad or tau.requires_grad)
+    with torch.enable_grad():
+        w = weights.double()
+        edge = edge_mask & (w > -torch.inf)
+        # divide the present edges only: -inf / tau would send NaN to a tensor temperature
+        s = (w.masked_fill(~edge, 0.0) / tau.double()[..., None, None]).masked_fill(~edge, NO_EDGE)
+        if not s.requires_grad:
+            s = s.detach().requires_grad_(True)
+        log_z = log_partition(s)
+        if (log_z < NO_EDGE / 2).any():
+            raise ValueError(disconnected)
+        (mu,) = torch.autograd.grad(log_z.sum(), s, create_graph=differentiable)
+    return (mu * edge_mask).to(weights.dtype)
+
+
+def _check_weights(weights: torch.Tensor, where: str) -> int:
+    return check_graph_scores(weights, where, _upper)
 
 
 def _upper(n: int, device: torch.device) -> torch.Tensor:
@@ -154,22 +194,18 @@ def spanning_tree_marginals(
         (0.5, 3.0)
     """
     n = _check_weights(weights, "spanning_tree_marginals")
-    tau = _temperature(temperature, weights)
-    differentiable = torch.is_grad_enabled() and (weights.requires_grad or tau.requires_grad)
     upper = _upper(n, weights.device)
-    with torch.enable_grad():
-        w = weights.double()
-        edge = upper & (w > -torch.inf)
-        # divide the present edges only: -inf / tau would send NaN to a tensor temperature
-        s = (w.masked_fill(~edge, 0.0) / tau.double()[..., None, None]).masked_fill(~edge, NO_EDGE)
-        if not s.requires_grad:
-            s = s.detach().requires_grad_(True)
-        log_a = torch.where(upper, s, s.mT)  # symmetric, NO_EDGE on the diagonal
-        log_z = _log_partition(log_a.reshape(-1, n, n))
-        if (log_z < NO_EDGE / 2).any():
-            raise ValueError("spanning_tree_marginals: a graph is disconnected")
-        (mu,) = torch.autograd.grad(log_z.sum(), s, create_graph=differentiable)
-    return (mu * upper).to(weights.dtype)
+
+    def log_partition(s: torch.Tensor) -> torch.Tensor:
+        return _log_partition(torch.where(upper, s, s.mT).reshape(-1, n, n))  # symmetric
+
+    return gibbs_marginals(
+        weights,
+        temperature,
+        upper,
+        log_partition,
+        "spanning_tree_marginals: a graph is disconnected",
+    )
 
 
 def gumbel_spanning_tree(
