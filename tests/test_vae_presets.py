@@ -366,6 +366,27 @@ def test_bench_paper_writes_incrementally_and_resumes(tmp_path, monkeypatch):
     assert (tmp_path / "paper-runs" / ".gitignore").read_text() == RUNS_GITIGNORE
 
 
+def test_bench_paper_resume_retries_a_failed_run(tmp_path, monkeypatch):
+    """A run that raised (e.g. a bug fixed since) is recorded with its error and run again by
+    ``--resume``; its result then replaces the error."""
+    kw = dict(
+        methods=["gumbel-softmax"], variants=["bernoulli"], steps=4, seeds=1, out=tmp_path,
+        overrides=_paper_overrides(), log=lambda s: None,
+    )  # fmt: skip
+    real_train = TRAIN.train
+
+    def failing(config):
+        raise ValueError("Expected parameter alpha ... to satisfy the constraint")
+
+    monkeypatch.setattr(TRAIN, "train", failing)
+    data = run_paper("jang2017", **kw)
+    assert "error" in data["runs"][0]
+    monkeypatch.setattr(TRAIN, "train", real_train)
+    data = run_paper("jang2017", resume=True, **kw)
+    assert len(data["runs"]) == 1 and "error" not in data["runs"][0]
+    assert data["runs"][0]["value"] is not None
+
+
 def test_bench_paper_invocations_share_one_results_file(tmp_path, monkeypatch):
     """One invocation per core, each with its own variants and seed targets, writing the same
     paper-NAME.json: a run the other finishes while this one trains is kept (the file is

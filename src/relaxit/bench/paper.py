@@ -294,7 +294,8 @@ def run_paper(
     for seed in range(seeds):
         for variant, method in cells:
             done = runs.get((variant, method, seed))
-            if done is None or not same(done, wanted(variant, method, seed)):
+            # a run that failed is tried again: the failure may have been a bug fixed since
+            if done is None or "error" in done or not same(done, wanted(variant, method, seed)):
                 todo.append((variant, method, seed))
     data = write_paper(out, data, preset)
     ignore = out / RUNS_DIR / ".gitignore"

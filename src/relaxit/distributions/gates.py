@@ -191,6 +191,10 @@ class HardConcrete(CheckedDistribution):
         xi: upper end of the stretch interval, ``xi > 1`` (finite).
         gamma: lower end of the stretch interval, ``gamma < 0`` (finite).
         temperature: keyword-only alias of ``beta`` (give one of the two).
+        log_alpha: keyword-only, the location in logit space instead of ``alpha`` (give one of
+            the two). Everything is computed from ``log alpha``, so a network's logits pass
+            as they are: ``alpha = exp(logits)`` would overflow (or underflow to 0) for
+            ``|logits| > 88`` in float32.
 
     Samples have shape ``sample_shape + batch_shape``; event_shape is ``()``.
 
@@ -206,6 +210,7 @@ class HardConcrete(CheckedDistribution):
 
     arg_constraints: ClassVar[dict[str, constraints.Constraint]] = {
         "alpha": finite_positive,
+        "log_alpha": finite_real,
         "beta": finite_positive,
         "xi": finite(constraints.greater_than(1.0)),
         "gamma": finite(constraints.less_than(0.0)),
@@ -216,23 +221,27 @@ class HardConcrete(CheckedDistribution):
 
     def __init__(
         self,
-        alpha: torch.Tensor | float,
+        alpha: torch.Tensor | float | None = None,
         beta: torch.Tensor | float | None = None,
         xi: torch.Tensor | float = 1.1,
         gamma: torch.Tensor | float = -0.1,
         validate_args: bool | None = None,
         *,
         temperature: torch.Tensor | float | None = None,
+        log_alpha: torch.Tensor | float | None = None,
     ) -> None:
         owner = type(self).__name__
+        if (alpha is None) == (log_alpha is None):
+            raise ValueError(f"{owner}: pass exactly one of `alpha` or `log_alpha`")
+        location = {"alpha": alpha} if alpha is not None else {"log_alpha": log_alpha}
         beta, beta_name = resolve_alias(
             owner, "beta", beta, "temperature", temperature, default=2.0 / 3.0
         )
-        params = float_params(owner, alpha=alpha, beta=beta, xi=xi, gamma=gamma)
+        params = float_params(owner, **location, beta=beta, xi=xi, gamma=gamma)
         names = {"beta": beta_name}
         batch_shape = broadcast_batch(owner, {names.get(k, k): v.shape for k, v in params.items()})
-        expanded = (v.expand(batch_shape) for v in params.values())
-        self.alpha, self.beta, self.xi, self.gamma = expanded
+        for name, value in params.items():  # alpha or log_alpha is stored, the other is lazy
+            setattr(self, name, value.expand(batch_shape))
         self._init_checked(batch_shape, validate_args=validate_args, names=names)
 
     @property
@@ -243,10 +252,16 @@ class HardConcrete(CheckedDistribution):
     def expand(self, batch_shape, _instance=None):
         new = self._get_checked_instance(HardConcrete, _instance)
         batch_shape = torch.Size(batch_shape)
-        for name in ("alpha", "beta", "xi", "gamma"):
-            setattr(new, name, getattr(self, name).expand(batch_shape))
+        for name in ("alpha", "log_alpha", "beta", "xi", "gamma"):
+            if name in self.__dict__:  # the stored location; its counterpart stays lazy
+                setattr(new, name, getattr(self, name).expand(batch_shape))
         new._init_expanded(batch_shape, torch.Size(), self._validate_args)
         return new
+
+    @lazy_property
+    def alpha(self) -> torch.Tensor:
+        """``alpha = exp(log alpha)``, when the location was given as ``log_alpha``."""
+        return self.log_alpha.exp()
 
     @lazy_property
     def log_alpha(self) -> torch.Tensor:
@@ -255,7 +270,7 @@ class HardConcrete(CheckedDistribution):
 
     def rsample(self, sample_shape: torch.Size = torch.Size()) -> torch.Tensor:
         shape = self._extended_shape(sample_shape)
-        s = torch.sigmoid((logistic_noise(shape, self.alpha) + self.log_alpha) / self.beta)
+        s = torch.sigmoid((logistic_noise(shape, self.beta) + self.log_alpha) / self.beta)
         return torch.addcmul(self.gamma, s, self.xi - self.gamma).clamp(0.0, 1.0)
 
     def _log_mass_at_0(self) -> torch.Tensor:

@@ -112,7 +112,9 @@ def _gaussian_gate(latent: str, n_latent: int, sigma: float = 0.5) -> Relaxation
 
 
 def _hard_concrete(latent: str, n_latent: int) -> Relaxation:
-    return Relaxation(lambda logits, tau: HardConcrete(logits.exp(), tau, 1.1, -0.1))
+    return Relaxation(
+        lambda logits, tau: HardConcrete(log_alpha=logits, beta=tau, xi=1.1, gamma=-0.1)
+    )
 
 
 def _stochastic_times_smooth(latent: str, n_latent: int) -> Relaxation:

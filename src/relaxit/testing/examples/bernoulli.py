@@ -112,6 +112,22 @@ HARD_CONCRETE = (
         extreme=True,
         statistical=False,
     ),
+    Example(
+        "HardConcrete/log_alpha",
+        HardConcrete,
+        {"log_alpha": t([-1.5, 0.0, 1.6]), "beta": t(2 / 3), "xi": t(1.1), "gamma": t(-0.1)},
+        atoms=(0.0, 1.0),
+        invalid_params=(("log_alpha", t([0.0, math.nan, 1.0])),),
+    ),
+    Example(
+        "HardConcrete/log_alpha-extreme",
+        HardConcrete,
+        # network logits beyond float32's exp range: alpha would be 0 or inf
+        {"log_alpha": t([-150.0, 150.0, 0.0]), "beta": t(0.05), "xi": t(1.1), "gamma": t(-0.1)},
+        atoms=(0.0, 1.0),
+        extreme=True,
+        statistical=False,
+    ),
 )
 
 STRAIGHT_THROUGH = (
