@@ -45,7 +45,7 @@ class GatedRegression(nn.Module):
     def gates(self):
         if self.gate == "hard-concrete":
             # Louizos et al.'s defaults beta = 2/3, stretch (gamma, xi) = (-0.1, 1.1).
-            return HardConcrete(alpha=self.gate_param.exp())
+            return HardConcrete(log_alpha=self.gate_param)
         return GaussianRelaxedBernoulli(self.gate_param, 0.5)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
