@@ -269,7 +269,7 @@ def validating():
 @pytest.mark.parametrize("method", [m.name for m in METHODS.values() if m.kind == "relaxation"])
 def test_relaxations_take_encoder_logits_beyond_the_exp_range(method):
     """An encoder's logits drift past +-88 in long runs (jang2017's hard-concrete run failed at
-    step ~11 400 when it built HardConcrete(alpha=exp(logits)): exp overflowed to inf or
+    step ~40 500 when it built HardConcrete(alpha=exp(logits)): exp overflowed to inf or
     underflowed to 0, outside alpha's support). Every relaxation must take them as they are."""
     latent = METHODS[method].latents[0]
     shape = (2, 4) if latent == "bernoulli" else (2, 2, 3)
