@@ -61,7 +61,47 @@ class _SpanningTrees(constraints.Constraint):
         return binary & inside & counted & one_tree
 
 
-class SpanningTree(TorchDistribution):
+class _GibbsTrees(TorchDistribution):
+    """What the Gibbs laws over (directed) spanning trees share: ``log p(T) = <T, theta> - log Z``
+    over the edges of `_edge_mask`, ``mean`` the edge marginals, ``variance = mu (1 - mu)``,
+    ``entropy = log Z - <theta, mu>``. Subclasses give the edges, ``log Z`` and ``mean``."""
+
+    arg_constraints: ClassVar[dict[str, constraints.Constraint]] = {
+        "edge_logits": finite_real_matrix
+    }
+    has_enumerate_support = True
+    edge_logits: torch.Tensor
+
+    @property
+    def n(self) -> int:
+        """Number of vertices."""
+        return self.event_shape[-1]
+
+    def _edge_mask(self) -> torch.Tensor:
+        raise NotImplementedError
+
+    def log_partition(self) -> torch.Tensor:
+        raise NotImplementedError
+
+    def _theta(self) -> torch.Tensor:
+        """``edge_logits`` with 0 off the edges."""
+        return self.edge_logits.masked_fill(~self._edge_mask(), 0)
+
+    def log_prob(self, value: torch.Tensor) -> torch.Tensor:
+        if self._validate_args:
+            self._validate_sample(value)
+        return (value * self._theta()).sum((-2, -1)) - self.log_partition()
+
+    @property
+    def variance(self) -> torch.Tensor:
+        mu = self.mean
+        return mu * (1 - mu)
+
+    def entropy(self) -> torch.Tensor:
+        return self.log_partition() - (self._theta() * self.mean).sum((-2, -1))
+
+
+class SpanningTree(_GibbsTrees):
     r"""Spanning trees of the complete graph on n vertices, with probability proportional to
     ``exp`` of the tree's total edge score (the Gibbs, or product-of-edge-weights, law).
 
@@ -101,20 +141,10 @@ class SpanningTree(TorchDistribution):
         (3, 0.0625)
     """
 
-    arg_constraints: ClassVar[dict[str, constraints.Constraint]] = {
-        "edge_logits": finite_real_matrix
-    }
-    has_enumerate_support = True
-
     def __init__(self, edge_logits, validate_args=None):
         edge_logits = _edge_logits(edge_logits, "SpanningTree")
         self.edge_logits = edge_logits
         super().__init__(edge_logits.shape[:-2], edge_logits.shape[-2:], validate_args)
-
-    @property
-    def n(self) -> int:
-        """Number of vertices."""
-        return self.event_shape[-1]
 
     @constraints.dependent_property(is_discrete=True, event_dim=2)
     def support(self) -> constraints.Constraint:
@@ -128,12 +158,12 @@ class SpanningTree(TorchDistribution):
         new._validate_args = self._validate_args
         return new
 
-    def _upper(self) -> torch.Tensor:
+    def _edge_mask(self) -> torch.Tensor:
         return torch.ones(self.n, self.n, dtype=torch.bool, device=self.edge_logits.device).triu(1)
 
     def _log_weights(self, scores: torch.Tensor) -> torch.Tensor:
         """Symmetric float64 log-weights, `NO_EDGE` on the diagonal, shape ``(B, n, n)``."""
-        upper = self._upper()
+        upper = self._edge_mask()
         s = scores.double().masked_fill(~upper, NO_EDGE)
         return torch.where(upper, s, s.mT).reshape(-1, self.n, self.n)
 
@@ -142,24 +172,9 @@ class SpanningTree(TorchDistribution):
         log_z = _log_partition(self._log_weights(self.edge_logits))
         return log_z.reshape(self.batch_shape).to(self.edge_logits.dtype)
 
-    def log_prob(self, value: torch.Tensor) -> torch.Tensor:
-        if self._validate_args:
-            self._validate_sample(value)
-        score = (value * self.edge_logits.masked_fill(~self._upper(), 0)).sum((-2, -1))
-        return score - self.log_partition()
-
     @property
     def mean(self) -> torch.Tensor:
         return spanning_tree_marginals(self.edge_logits)
-
-    @property
-    def variance(self) -> torch.Tensor:
-        mu = self.mean
-        return mu * (1 - mu)
-
-    def entropy(self) -> torch.Tensor:
-        theta = self.edge_logits.masked_fill(~self._upper(), 0)
-        return self.log_partition() - (theta * self.mean).sum((-2, -1))
 
     def sample(self, sample_shape=torch.Size()) -> torch.Tensor:
         shape = self._extended_shape(sample_shape)
@@ -253,7 +268,7 @@ class _Arborescences(constraints.Constraint):
         return binary & inside & one_parent & one_tree
 
 
-class Arborescence(TorchDistribution):
+class Arborescence(_GibbsTrees):
     r"""Arborescences (rooted directed spanning trees) of the complete digraph on n vertices, with
     probability proportional to ``exp`` of the total edge score (the Gibbs law).
 
@@ -292,11 +307,6 @@ class Arborescence(TorchDistribution):
         ([0.0, 1.0, 1.0], 0.3333)
     """
 
-    arg_constraints: ClassVar[dict[str, constraints.Constraint]] = {
-        "edge_logits": finite_real_matrix
-    }
-    has_enumerate_support = True
-
     def __init__(self, edge_logits, root: int = 0, validate_args=None):
         edge_logits = _edge_logits(edge_logits, "Arborescence")
         n = edge_logits.shape[-1]
@@ -307,11 +317,6 @@ class Arborescence(TorchDistribution):
         self.edge_logits = edge_logits
         self.root = root
         super().__init__(edge_logits.shape[:-2], edge_logits.shape[-2:], validate_args)
-
-    @property
-    def n(self) -> int:
-        """Number of vertices."""
-        return self.event_shape[-1]
 
     @constraints.dependent_property(is_discrete=True, event_dim=2)
     def support(self) -> constraints.Constraint:
@@ -326,7 +331,7 @@ class Arborescence(TorchDistribution):
         new._validate_args = self._validate_args
         return new
 
-    def _allowed(self) -> torch.Tensor:
+    def _edge_mask(self) -> torch.Tensor:
         allowed = ~torch.eye(self.n, dtype=torch.bool, device=self.edge_logits.device)
         allowed[:, self.root] = False
         return allowed
@@ -334,36 +339,21 @@ class Arborescence(TorchDistribution):
     def log_partition(self) -> torch.Tensor:
         """``log Z``, shape ``batch_shape``, differentiable in ``edge_logits``."""
         order = [v for v in range(self.n) if v != self.root] + [self.root]
-        s = self.edge_logits.double().masked_fill(~self._allowed(), NO_EDGE)
+        s = self.edge_logits.double().masked_fill(~self._edge_mask(), NO_EDGE)
         log_a = s[..., order, :][..., :, order].reshape(-1, self.n, self.n)
         log_z = _log_partition_directed(log_a)
         return log_z.reshape(self.batch_shape).to(self.edge_logits.dtype)
 
-    def log_prob(self, value: torch.Tensor) -> torch.Tensor:
-        if self._validate_args:
-            self._validate_sample(value)
-        score = (value * self.edge_logits.masked_fill(~self._allowed(), 0)).sum((-2, -1))
-        return score - self.log_partition()
-
     @property
     def mean(self) -> torch.Tensor:
         return arborescence_marginals(self.edge_logits, root=self.root)
-
-    @property
-    def variance(self) -> torch.Tensor:
-        mu = self.mean
-        return mu * (1 - mu)
-
-    def entropy(self) -> torch.Tensor:
-        theta = self.edge_logits.masked_fill(~self._allowed(), 0)
-        return self.log_partition() - (theta * self.mean).sum((-2, -1))
 
     def sample(self, sample_shape=torch.Size()) -> torch.Tensor:
         shape = self._extended_shape(sample_shape)
         n = self.n
         with torch.no_grad():
             scores = self.edge_logits.expand(shape).double().reshape(-1, n, n)
-            scores = scores.masked_fill(~self._allowed(), -torch.inf)
+            scores = scores.masked_fill(~self._edge_mask(), -torch.inf)
             for child in (v for v in range(n) if v != self.root):
                 column = arborescence_marginals(scores, root=self.root)[:, :, child]
                 parent = torch.multinomial(column.clamp_min(0), 1).squeeze(-1)
@@ -371,7 +361,7 @@ class Arborescence(TorchDistribution):
                     -1, parent[:, None], True
                 )
                 scores[:, :, child] = scores[:, :, child].masked_fill(~keep, -torch.inf)
-            tree = (scores > -torch.inf) & self._allowed()
+            tree = (scores > -torch.inf) & self._edge_mask()
             return tree.reshape(shape).to(self.edge_logits.dtype)
 
     def enumerate_support(self, expand: bool = True) -> torch.Tensor:
