@@ -44,8 +44,8 @@ def patched(module, name: str, value):
 def test_number_of_z_tests():
     per_problem = sum(math.prod(p.shape) for p in BERNOULLI)
     count = len(SETTINGS) * per_problem + 2 * per_problem  # sharper logits, n = 2 and many
-    count += 4 + 3  # the pathwise test: theta (4) and the logits (3)
-    assert count == 61
+    count += 2 * (4 + 3)  # the pathwise test, both settings: theta (4) and the logits (3)
+    assert count == 68
     assert z_test_bound(count, Z) < 1e-3
 
 
