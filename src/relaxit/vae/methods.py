@@ -11,7 +11,9 @@ Relaxations whose natural parameter is not a logit are wired so that thresholdin
 sample at 1/2 gives the discrete latent b: ``gaussian-gate`` uses loc = 1/2 + sigma*l (so
 P(b=1) = Phi(l)), ``hard-concrete`` uses log alpha = l with the symmetric stretch (-0.1, 1.1) (so
 P(b=1) = sigmoid(l)), ``stochastic-times-smooth`` draws b ~ Bernoulli(sigmoid(l)) and feeds the
-decoder b*sigmoid(l) (Bengio et al.'s p is sigmoid(l)^2).
+decoder b*sigmoid(l) (Bengio et al.'s p is sigmoid(l)^2); that input hands the decoder
+sigmoid(l) itself, a continuous channel that the discrete model evaluated at test time lacks, so
+its test bounds can worsen as training goes on (its gallery page gives the jang2017 figures).
 
 The estimator methods are every entry of `relaxit.estimators.registry` (a registered estimator
 appears here without edits), under the registry's name except where ``VAE_NAMES`` keeps this
