@@ -366,6 +366,36 @@ def test_bench_paper_writes_incrementally_and_resumes(tmp_path, monkeypatch):
     assert (tmp_path / "paper-runs" / ".gitignore").read_text() == RUNS_GITIGNORE
 
 
+def test_bench_paper_page_shows_the_step_a_run_in_progress_reached(tmp_path, monkeypatch):
+    """A run killed after its checkpoint at step 4 of 6: the page, rewritten by another
+    invocation, says so under 'Remaining'; once the run finishes the line is gone."""
+    kw = dict(
+        methods=["gumbel-softmax"], variants=["bernoulli"], steps=6, checkpoint_every=2,
+        out=tmp_path, overrides=_paper_overrides(), log=lambda s: None,
+    )  # fmt: skip
+    real_save = TRAIN._save_checkpoint
+    saved = []
+
+    def killed_after_second_checkpoint(path, state):
+        real_save(path, state)
+        saved.append(state["loop"]["step"])
+        if len(saved) == 2:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(TRAIN, "_save_checkpoint", killed_after_second_checkpoint)
+    with pytest.raises(KeyboardInterrupt):
+        run_paper("jang2017", **kw)
+    assert saved == [2, 4]
+    # another invocation (another cell) finishing a run rewrites the shared page
+    run_paper("jang2017", resume=True, **{**kw, "variants": ["categorical"], "checkpoint_every": 0})
+    md = (tmp_path / "paper-jang2017.md").read_text()
+    assert "- bernoulli / gumbel-softmax: 1 seed(s); seed 0 checkpointed at step 4 of 6: `" in md
+    assert "categorical / gumbel-softmax: 1 seed(s)" not in md  # finished: not remaining
+    monkeypatch.setattr(TRAIN, "_save_checkpoint", real_save)
+    run_paper("jang2017", resume=True, **kw)
+    assert "checkpointed" not in (tmp_path / "paper-jang2017.md").read_text()
+
+
 def test_bench_paper_resume_retries_a_failed_run(tmp_path, monkeypatch):
     """A run that raised (e.g. a bug fixed since) is recorded with its error and run again by
     ``--resume``; its result then replaces the error."""

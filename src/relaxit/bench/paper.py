@@ -27,6 +27,8 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from relaxit.bench.report import markdown_table
 from relaxit.vae.config import VAEConfig
 from relaxit.vae.methods import METHODS
@@ -498,8 +500,44 @@ def _also(row: dict[str, Any]) -> str:
     return "; ".join(f"{names[n]} {v:.2f}" for n, v in row["also"].items()) or "-"
 
 
-def paper_markdown(data: dict[str, Any], preset: Preset, png: str | None) -> str:
-    """The results page: machine and commits, the side-by-side table, settings and sources."""
+def checkpoint_progress(runs_dir: Path) -> dict[tuple[str, str, int], tuple[int, int | None]]:
+    """``(variant, method, seed) -> (steps done, steps of the run or None)`` for every run in
+    progress, read from its checkpoint ``runs_dir/VARIANT/METHOD/seedS/checkpoint.pt``."""
+    from relaxit.vae.train import CHECKPOINT
+
+    found = {}
+    for path in sorted(runs_dir.glob(f"*/*/seed*/{CHECKPOINT}")):
+        seed_dir = path.parent
+        seed = seed_dir.name.removeprefix("seed")
+        if not seed.isdigit():
+            continue
+        state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+        key = (seed_dir.parent.parent.name, seed_dir.parent.name, int(seed))
+        found[key] = (int(state["loop"]["step"]), state["config"].get("steps"))
+    return found
+
+
+def _in_progress(
+    progress: dict[tuple[str, str, int], tuple[int, int | None]], row: dict[str, Any]
+) -> str:
+    """``"; seed 0 checkpointed at step 31000 of 50000"`` for the cell's runs in progress."""
+    parts = [
+        f"seed {seed} checkpointed at step {done}" + (f" of {steps}" if steps else "")
+        for (variant, method, seed), (done, steps) in sorted(progress.items())
+        if (variant, method) == (row["variant"], row["method"])
+    ]
+    return "".join(f"; {p}" for p in parts)
+
+
+def paper_markdown(
+    data: dict[str, Any],
+    preset: Preset,
+    png: str | None,
+    progress: dict[tuple[str, str, int], tuple[int, int | None]] | None = None,
+) -> str:
+    """The results page: machine and commits, the side-by-side table, settings and sources.
+    ``progress`` (`checkpoint_progress`) adds, for each unfinished cell, the step its runs in
+    progress had reached when the page was written."""
     rows = table_rows(data, preset)
     done = sum(r["seeds_done"] for r in rows)
     total = sum(r["seeds_target"] for r in rows)
@@ -579,7 +617,7 @@ def paper_markdown(data: dict[str, Any], preset: Preset, png: str | None) -> str
             "",
             *(
                 f"- {r['variant']} / {r['method']}: {r['seeds_target'] - r['seeds_done']} "
-                f"seed(s): `{continue_command(data, preset, r)}`"
+                f"seed(s){_in_progress(progress or {}, r)}: `{continue_command(data, preset, r)}`"
                 for r in remaining
             ),
             "",
@@ -780,6 +818,7 @@ def write_paper(
         tmp = paths[0].with_suffix(".json.tmp")
         tmp.write_text(json.dumps(data, indent=1) + "\n")
         tmp.replace(paths[0])
-        paths[1].write_text(paper_markdown(data, preset, paths[2].name))
+        progress = checkpoint_progress(out / RUNS_DIR / preset.name)
+        paths[1].write_text(paper_markdown(data, preset, paths[2].name, progress))
         plot_paper(data, preset, paths[2])
     return data
