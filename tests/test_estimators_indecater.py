@@ -1,10 +1,11 @@
 """IndeCateR (local expectation gradients): unbiased against ``Exact()``, exact with one variable
-per item, its substituted rows, planted bugs rejected, and its variance below REINFORCE's.
+per item, its substituted rows (never one that repeats the sample), planted bugs rejected, and
+its variance below REINFORCE's.
 
 The registry-driven z-tests of ``test_estimators_unbiased.py`` also cover it; here the planted
-bugs (the softmax Jacobian without its ``q_j`` factor, no sign for a Bernoulli sample at 0)
-are rejected by the same kind of z-test (``Z = 5``; ``test_number_of_z_tests`` bounds this
-file's false alarms below 1e-3).
+bugs (the softmax Jacobian without its ``q_j`` factor, no sign for a Bernoulli sample at 0, the
+categorical values substituted off by one) are rejected by the same kind of z-test (``Z = 5``;
+``test_number_of_z_tests`` bounds this file's false alarms below 1e-3).
 """
 
 from __future__ import annotations
@@ -74,10 +75,21 @@ class UnsignedIndeCateR(IndeCateR):
         return f_b - f_flipped
 
 
+class OffByOneIndeCateR(IndeCateR):
+    """Planted bug: the values substituted for a categorical variable skip the one after its
+    sampled value and repeat the sampled one, so one ``F`` is ``f(b)`` in the wrong slot."""
+
+    @staticmethod
+    def _other_values(sampled, k):
+        i = torch.arange(k - 1)
+        return i + (i > sampled)
+
+
 def test_planted_bugs_are_rejected():
     torch.manual_seed(3)
     categorical = next(p for p in JOINT if p.family == "categorical")
     assert z_scores(UnweightedIndeCateR(), categorical).abs().max() > Z
+    assert z_scores(OffByOneIndeCateR(), categorical).abs().max() > Z
     bernoulli = next(p for p in JOINT if p.family == "bernoulli" and not p.items)
     assert z_scores(UnsignedIndeCateR(), bernoulli).abs().max() > Z
 
@@ -102,16 +114,14 @@ def test_second_call_substitutes_one_variable_per_row(family):
     IndeCateR()(f, dist, 2).sum().backward()
     assert len(calls) == 2
     base, rows = calls
-    per_sample = 3 if family == "bernoulli" else 3 * 4
+    per_sample = 3 if family == "bernoulli" else 3 * 3  # the sample's own values are f(b)
     assert rows.shape == (2 * per_sample, *shape)
     rows = rows.reshape(2, per_sample, *shape)
     changed = rows != base.unsqueeze(1)  # (sample, row) + (item, variable) [+ class]
     if family == "categorical":
         changed = changed.any(-1)
     per_item = changed.sum(-1)  # variables changed in each item of each row
-    assert (per_item <= 1).all()
-    if family == "bernoulli":
-        assert (per_item == 1).all()  # a flip always changes the variable
+    assert (per_item == 1).all()  # never a row that repeats the sample
 
 
 def test_variance_below_leave_one_out_reinforce():
@@ -121,6 +131,14 @@ def test_variance_below_leave_one_out_reinforce():
         ours = gradient_samples(IndeCateR(), *args).var(0).sum()
         loo = gradient_samples(REINFORCE(baseline="loo"), *args).var(0).sum()
         assert ours < 0.5 * loo, (problem.name, ours.item(), loo.item())
+
+
+def test_a_single_class_gives_a_zero_gradient_and_no_second_call():
+    logits = torch.zeros(2, 3, 1, dtype=DTYPE, requires_grad=True)
+    calls = []
+    f = lambda b: (calls.append(b), b.sum((-2, -1)))[1]  # noqa: E731
+    IndeCateR()(f, torch.distributions.OneHotCategorical(logits=logits), 2).sum().backward()
+    assert len(calls) == 1 and (logits.grad == 0).all()
 
 
 @pytest.mark.parametrize("family", ["bernoulli", "categorical"])

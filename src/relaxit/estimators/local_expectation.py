@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 from relaxit.estimators._protocol import (
@@ -44,13 +45,15 @@ class IndeCateR(Estimator):
     **Unbiased**, and never noisier than REINFORCE with the same samples: each variable's own
     randomness is integrated out. Exact when the item has one variable.
 
-    **Cost**: ``f`` is called twice, first on the ``n_samples`` samples (``m`` and the loss value
-    come from it), then, without a graph, on the substituted rows: ``n_samples * D`` rows for
-    Bernoulli (each variable flipped; the sample itself gives the other value) and
-    ``n_samples * D * K`` for categorical, every item substituted at once. ``D`` is the number
-    of variables per item (the batch dims beyond the ``m`` that ``f`` keeps, times the event
-    dims for Bernoulli), so the cost grows with the joint variable's size. Both families; no
-    hyper-parameters. The loss value is the mean of ``f`` over the ``n_samples`` samples.
+    **Cost**: ``f`` is called twice (once when the variables have one value each), first on the
+    ``n_samples`` samples (``m`` and the loss value come from it), then, without a graph, on the
+    substituted rows: ``n_samples * D`` rows for Bernoulli (each variable flipped; the sample
+    itself gives the other value) and ``n_samples * D * (K - 1)`` for categorical (a variable's
+    own sampled value gives ``f(b)``, already known), every item substituted at once. ``D`` is
+    the number of variables per item (the batch dims beyond the ``m`` that ``f`` keeps, times
+    the event dims for Bernoulli), so the cost grows with the joint variable's size. Both
+    families; no hyper-parameters. The loss value is the mean of ``f`` over the ``n_samples``
+    samples.
 
     Examples:
         >>> import torch
@@ -91,17 +94,28 @@ class IndeCateR(Estimator):
             grad = (q * (1 - q) * signal).mean(0)
         else:
             k = flat.shape[-1]
-            eye = torch.eye(k, dtype=b.dtype, device=b.device)
-            rows = flat.unsqueeze(1).unsqueeze(1).repeat(1, d, k, *(1,) * (flat.dim() - 1))
+            if k == 1:  # one value per variable: nothing to sum, the gradient is 0
+                return attach(out.mean(0), torch.zeros_like(phi), problem.phi, m)
+            others = self._other_values(flat.argmax(-1, keepdim=True), k)
+            value = F.one_hot(others, k).to(b.dtype).movedim((-3, -2), (1, 2)).unsqueeze(-2)
+            rows = flat.unsqueeze(1).unsqueeze(1).repeat(1, d, k - 1, *(1,) * (flat.dim() - 1))
             which = torch.eye(d, dtype=torch.bool, device=b.device)
             which = which.reshape(1, d, 1, *(1,) * len(items), d, 1)
-            value = eye.reshape(1, 1, k, *(1,) * len(items), 1, k)  # row (d, j): one-hot j
-            rows = torch.where(which, value, rows)  # (n, D, K) + items + (D, K)
-            values = self._evaluate(f, rows, b.shape, problem, n_samples, d * k, items)
-            values = values.reshape(n_samples, d, k, *items).movedim((1, 2), (-2, -1))
+            rows = torch.where(which, value, rows)  # (n, D, K - 1) + items + (D, K)
+            values = self._evaluate(f, rows, b.shape, problem, n_samples, d * (k - 1), items)
+            values = values.reshape(n_samples, d, k - 1, *items).movedim((1, 2), (-2, -1))
+            f_b = out.detach().reshape(n_samples, *items, 1, 1).expand(*others.shape[:-1], k)
+            values = f_b.scatter(-1, others, values)  # (n,) + items + (D, K)
             q = torch.softmax(phi, -1).reshape(*items, d, k)
             grad = self._softmax_jacobian_times(values, q).mean(0).reshape(phi.shape)
         return attach(out.mean(0), grad, problem.phi, m)
+
+    @staticmethod
+    def _other_values(sampled: Tensor, k: int) -> Tensor:
+        """The ``K - 1`` values other than each variable's sampled one (whose ``F`` is
+        ``f(b)``): ``j = i + [i >= sampled]``, ``(..., 1) -> (..., K - 1)``."""
+        i = torch.arange(k - 1, device=sampled.device)
+        return i + (i >= sampled)
 
     @staticmethod
     def _one_minus_zero(f_b: Tensor, f_flipped: Tensor, b: Tensor) -> Tensor:
