@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import re
 import sys
 from pathlib import Path
 
@@ -616,6 +617,42 @@ def test_a_result_changed_after_the_docs_is_caught(tmp_path, monkeypatch):
         "docs/getting-started/vae.md (<!-- paper-summary: generated from "
         "benchmarks/results/paper-*.json -->)",
     ]
+
+
+def _measured_figures() -> set[str]:
+    """Every figure of every committed ``paper-*.json`` (runs, cell means, also-measured
+    means), as the prose writes them: two decimals."""
+    known = set()
+    for path in Path(_update_tables().RESULTS).rglob("paper-*.json"):
+        data = json.loads(path.read_text())
+        for run in data["runs"]:
+            known |= {f"{v:.2f}" for v in run.values() if isinstance(v, float)}
+        for row in table_rows(data, PRESETS[data["preset"]]):
+            values = [row["ours_mean"], *(row.get("also") or {}).values()]
+            known |= {f"{v:.2f}" for v in values if v is not None}
+    return known
+
+
+def _unmeasured_figures(text: str, known: set[str]) -> list[str]:
+    """The two-decimal figures (10.00 to 999.99) of the docs' section on why ours differ from
+    the papers that no committed result holds."""
+    start = text.index("What the published figures are, and why ours differ")
+    end = text.find("\n## ", start)
+    section = text[start : end if end > 0 else None]
+    return [n for n in re.findall(r"(?<![\d.])\d{2,3}\.\d{2}(?!\d)", section) if n not in known]
+
+
+@pytest.mark.parametrize("doc", ["README.md", "docs/getting-started/vae.md"])
+def test_figures_quoted_in_the_docs_prose_are_measured_ones(doc):
+    text = (Path(__file__).parent.parent / doc).read_text()
+    assert _unmeasured_figures(text, _measured_figures()) == []
+
+
+def test_a_mistyped_figure_in_the_prose_is_caught():
+    """Planted bug: a figure of the prose typed wrong (two digits swapped)."""
+    text = (Path(__file__).parent.parent / "README.md").read_text()
+    assert "187.24" in text
+    assert _unmeasured_figures(text.replace("187.24", "187.42"), _measured_figures()) == ["187.42"]
 
 
 def test_results_files_from_before_per_cell_seed_targets_still_render(tmp_path):
