@@ -387,6 +387,10 @@ def test_bench_paper_page_shows_the_step_a_run_in_progress_reached(tmp_path, mon
     with pytest.raises(KeyboardInterrupt):
         run_paper("jang2017", **kw)
     assert saved == [2, 4]
+    # a checkpoint that cannot be read (truncated) costs its line on the page, not the results
+    broken = tmp_path / "paper-runs" / "jang2017" / "categorical" / "gumbel-softmax" / "seed1"
+    broken.mkdir(parents=True)
+    (broken / "checkpoint.pt").write_bytes(b"PK\x03\x04 truncated")
     # another invocation (another cell) finishing a run rewrites the shared page
     run_paper("jang2017", resume=True, **{**kw, "variants": ["categorical"], "checkpoint_every": 0})
     md = (tmp_path / "paper-jang2017.md").read_text()

@@ -18,6 +18,7 @@ from __future__ import annotations
 import fcntl
 import json
 import math
+import pickle
 import re
 import statistics
 import subprocess
@@ -511,9 +512,12 @@ def checkpoint_progress(runs_dir: Path) -> dict[tuple[str, str, int], tuple[int,
         seed = seed_dir.name.removeprefix("seed")
         if not seed.isdigit():
             continue
-        state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-        key = (seed_dir.parent.parent.name, seed_dir.parent.name, int(seed))
-        found[key] = (int(state["loop"]["step"]), state["config"].get("steps"))
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+            done, steps = int(state["loop"]["step"]), state["config"].get("steps")
+        except (OSError, RuntimeError, KeyError, pickle.UnpicklingError):
+            continue  # an unreadable checkpoint only loses its line on the page, not the results
+        found[(seed_dir.parent.parent.name, seed_dir.parent.name, int(seed))] = (done, steps)
     return found
 
 
