@@ -82,10 +82,10 @@ class IndeCateR(Estimator):
         d = math.prod(var_shape)
         flat = b.reshape(n_samples, *items, d, -1)  # (n,) + items + (D, 1 or K)
         if problem.is_bernoulli:
-            rows = flat.unsqueeze(1).repeat(1, d, *(1,) * (flat.dim() - 1))  # (n, D) + ...
+            base = flat.unsqueeze(1)  # broadcast to (n, D) + items + (D, 1) by the where
             which = torch.eye(d, dtype=torch.bool, device=b.device)
             which = which.reshape(1, d, *(1,) * len(items), d, 1)
-            rows = torch.where(which, 1 - rows, rows)
+            rows = torch.where(which, 1 - base, base)
             values = self._evaluate(f, rows, b.shape, problem, n_samples, d, items)
             q = torch.sigmoid(phi)
             f_b = out.detach().reshape(n_samples, 1, *items)
@@ -98,10 +98,10 @@ class IndeCateR(Estimator):
                 return attach(out.mean(0), torch.zeros_like(phi), problem.phi, m)
             others = self._other_values(flat.argmax(-1, keepdim=True), k)
             value = F.one_hot(others, k).to(b.dtype).movedim((-3, -2), (1, 2)).unsqueeze(-2)
-            rows = flat.unsqueeze(1).unsqueeze(1).repeat(1, d, k - 1, *(1,) * (flat.dim() - 1))
             which = torch.eye(d, dtype=torch.bool, device=b.device)
             which = which.reshape(1, d, 1, *(1,) * len(items), d, 1)
-            rows = torch.where(which, value, rows)  # (n, D, K - 1) + items + (D, K)
+            # (n, D, K - 1) + items + (D, K), built once by broadcasting
+            rows = torch.where(which, value, flat.unsqueeze(1).unsqueeze(1))
             values = self._evaluate(f, rows, b.shape, problem, n_samples, d * (k - 1), items)
             values = values.reshape(n_samples, d, k - 1, *items).movedim((1, 2), (-2, -1))
             f_b = out.detach().reshape(n_samples, *items, 1, 1).expand(*others.shape[:-1], k)
