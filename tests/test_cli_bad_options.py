@@ -56,10 +56,14 @@ CASES = [
     (["bench", "paper", "nosuch", "--seeds", "0", "--out", "results"], "--seeds"),
     (["bench", "paper", "nosuch", "--checkpoint-every", "-1", "--out", "results"], "--checkpoint"),
     (["bench", "paper", "nosuch", "--out", "afile"], "is a file"),
+    (["bench", "paper", "jang2017", "--device", "auto", "--out", "results"], "cpu or cuda"),
+    (["bench", "paper", "jang2017", "--device", "tpu", "--out", "results"], "device"),
+    (["bench", "paper", "jang2017", "--set", "device=cuda", "--out", "results"], "--device"),
     (["nosuch"], "invalid choice"),
 ]
 if not torch.cuda.is_available():
     CASES.append(([*VAE, "--device", "cuda"], "no CUDA GPU"))
+    CASES.append((["bench", "paper", "jang2017", "--device", "cuda", "--out", "r"], "no CUDA GPU"))
 
 
 def _tree(root):

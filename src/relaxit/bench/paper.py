@@ -48,7 +48,7 @@ RUNS_GITIGNORE = """\
 default one or an ``--out`` sweep) commits its runs in progress and nothing else."""
 IGNORED = {"out", "quiet", "resume", "checkpoint_every", "device", "seed", "method", "preset"}
 """Run settings that are not part of an experiment's definition (seed and method are part of
-a run's key instead)."""
+a run's key instead); `run_paper` sets them itself, so ``--set`` may not."""
 CURVE_POINTS = 200
 """Training-loss curve points kept per run in the results (a moving average, evenly spaced)."""
 
@@ -146,6 +146,7 @@ def summarize_run(metrics: dict[str, Any], variant: str, metric: str) -> dict[st
         "selected_step": metrics.get("selected_step"),
         "resumed_from_step": metrics.get("resumed_from_step"),
         "wall_time_per_step_s": metrics["wall_time_per_step_s"],
+        "hardware": metrics.get("hardware"),
         "evaluations": [
             {k: e[k] for k in ("step", "test_neg_elbo", "valid_neg_elbo") if k in e}
             for e in metrics["epochs"]
@@ -171,6 +172,8 @@ def parse_settings(items: list[str]) -> dict[str, Any]:
             raise ValueError(f"--set takes KEY=VALUE, got {item!r}")
         if key not in types:
             raise ValueError(f"--set: unknown setting {key!r}; valid: {sorted(types)}")
+        if key in IGNORED:
+            raise ValueError(f"--set {key}: bench paper sets it itself (for device: --device)")
         kind = types[key].split("|")[0].strip()
         if text.lower() == "none" and "None" in types[key]:
             out[key] = None
@@ -213,6 +216,7 @@ def run_paper(
     checkpoint_every: int = 1000,
     overrides: dict[str, Any] | None = None,
     machine: dict[str, Any] | None = None,
+    device: str = "cpu",
     log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
     """Run every (cell, seed) of preset ``name`` not finished yet, rewriting the results after
@@ -234,6 +238,8 @@ def run_paper(
         overrides: other `VAEConfig` settings for every run (each is listed as a deviation
             where it changes a compared setting).
         machine: `relaxit.bench.report.machine_info` of this session (command, CPU, threads).
+        device: where the runs train (``cpu``, ``cuda``, ``cuda:1``); each run's results record
+            what every stretch of its steps ran on, a run resumed on another device included.
         log: progress lines (cell, seed, steps, ETA).
 
     Returns:
@@ -244,7 +250,7 @@ def run_paper(
             rejects (e.g. an IWAE-only method under the preset's ELBO), or an existing results
             file without ``resume``; raised before anything is written.
     """
-    from relaxit.vae.train import CHECKPOINT, resolve, train
+    from relaxit.vae.train import CHECKPOINT, check_device, resolve, train
 
     if name not in PRESETS:
         raise ValueError(f"unknown preset {name!r}; valid presets: {', '.join(PRESETS)}")
@@ -252,6 +258,9 @@ def run_paper(
     cells = select_cells(preset, methods, variants, (overrides or {}).get("objective"))
     if seeds < 1:
         raise ValueError(f"seeds must be >= 1; got {seeds}")
+    if device == "auto":
+        raise ValueError("device must be cpu or cuda[:i] (a results file says what ran where)")
+    check_device(device)
     json_path = out / f"paper-{name}.json"
     previous: dict[str, Any] = {}
     if json_path.is_file():
@@ -317,7 +326,7 @@ def run_paper(
             method=method,
             seed=seed,
             quiet=True,
-            device="cpu",
+            device=device,
             resume=True,
             checkpoint_every=checkpoint_every,
             out=str(out / RUNS_DIR / name / variant / method / f"seed{seed}"),
@@ -456,10 +465,36 @@ def deviations(data: dict[str, Any], preset: Preset, row: dict[str, Any]) -> lis
         for key, (ours, paper) in _changed(data, preset, row["variant"], row["method"]).items()
     ]
     out.append(f"{row['seeds_done']} of {row['seeds_target']} seeds (paper: {preset.paper_seeds})")
-    m = data.get("machine") or {}
-    if m:
-        out.append(f"hardware: {m.get('cpu')}, {m.get('torch_threads')} thread(s)")
+    hardware = _hardware(data, row["variant"], row["method"])
+    if hardware:
+        out.append(f"hardware: {hardware}")
     return out
+
+
+def _hardware(data: dict[str, Any], variant: str, method: str) -> str | None:
+    """What the cell's finished runs trained on: each run's stretches of steps (a run resumed
+    on other hardware lists each with its steps and ms/step); runs from before the results
+    recorded it, and stretches a checkpoint did not record, name the file's machine."""
+    m = data.get("machine") or {}
+    here = f"{m.get('cpu')}, {m.get('torch_threads')} thread(s)" if m else "not recorded"
+    described: list[str] = []
+    for r in data["runs"]:
+        if r["variant"] != variant or r["method"] != method or "error" in r:
+            continue
+        segments = r.get("hardware") or [{"hardware": None}]
+        if len(segments) == 1:
+            text = segments[0]["hardware"] or here
+        else:
+            text = " then ".join(
+                f"{s['hardware'] or here} (steps {s['from_step']}-{s['from_step'] + s['steps']}, "
+                f"{s['train_s'] / s['steps'] * 1e3:.0f} ms/step)"
+                for s in segments
+            )
+        if text not in described:
+            described.append(text)
+    if not described:
+        return here if m else None
+    return "; ".join(described)
 
 
 def continue_command(data: dict[str, Any], preset: Preset, row: dict[str, Any]) -> str:

@@ -13,16 +13,7 @@ from typing import Any
 
 import torch
 
-
-def cpu_model() -> str:
-    """The CPU's model name (from /proc/cpuinfo on Linux, else `platform.processor`)."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
+from relaxit._hardware import cpu_model
 
 
 def machine_info(argv: Sequence[str] | None = None) -> dict[str, Any]:
@@ -40,6 +31,7 @@ def machine_info(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "date_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "cpu": cpu_model(),
         "cpu_count": os.cpu_count(),
+        "gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
         "torch_threads": torch.get_num_threads(),
         "omp_num_threads_env": os.environ.get("OMP_NUM_THREADS"),
         "load_average_1_5_15": load,

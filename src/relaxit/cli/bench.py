@@ -155,6 +155,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         help="any other `relaxit vae` setting for every run, e.g. binarize=dynamic (repeatable; "
         "listed as a deviation where it differs from the paper's)",
     )
+    paper.add_argument(
+        "--device",
+        default="cpu",
+        help="where the runs train: cpu (default), cuda or cuda:I; each run records what every "
+        "stretch of its steps ran on",
+    )
     paper.add_argument("--out", default=DEFAULT_OUT, help=f"output dir (default {DEFAULT_OUT})")
     paper.set_defaults(func=run_paper)
     return parser
@@ -284,6 +290,7 @@ def run_paper(args: argparse.Namespace) -> int:
             checkpoint_every=args.checkpoint_every,
             overrides=overrides,
             machine=info,
+            device=args.device,
         )
     except (ValueError, FileNotFoundError) as err:
         return fail("bench paper", err)

@@ -18,6 +18,7 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
+from relaxit._hardware import device_name
 from relaxit._io import check_out_dir
 from relaxit.vae.config import (
     ACTIVATIONS,
@@ -193,9 +194,22 @@ def check_device(name: str) -> None:
 
 
 def _device(c: VAEConfig, local_rank: int) -> torch.device:
+    """This process's device. ``auto``: its own GPU (``cuda:LOCAL_RANK``) when every process on
+    the node has one, else the CPU for all of them (two ranks on one GPU would break NCCL);
+    ``cuda`` without an index under ``torchrun``: ``cuda:LOCAL_RANK``."""
+    gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
     if c.device == "auto":
-        return torch.device(f"cuda:{local_rank}" if torch.cuda.is_available() else "cpu")
-    return torch.device(c.device)
+        per_node = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
+        return torch.device("cuda", local_rank) if per_node <= gpus else torch.device("cpu")
+    device = torch.device(c.device)
+    if device.type == "cuda" and device.index is None:
+        if local_rank >= gpus:
+            raise ValueError(
+                f"device cuda: process {local_rank} on this node has no GPU of its own "
+                f"({gpus} GPU(s)); start at most {gpus} processes per node, or use cpu"
+            )
+        return torch.device("cuda", local_rank)
+    return device
 
 
 def default_out(c: VAEConfig, dataset: Dataset) -> Path:
@@ -240,6 +254,11 @@ def train(config: VAEConfig) -> dict[str, Any]:
     importance-weighted bound on ``eval_examples`` test images. Under ``torchrun`` each rank
     takes every ``world_size``-th image of each global batch (DistributedSampler-style), DDP
     averages the gradients, and the metrics are summed over ranks.
+
+    With ``checkpoint_every`` the run checkpoints its model, optimizers, loop state and random
+    generator; with ``resume`` it continues from there, on this device or another (a CPU
+    checkpoint on a GPU, say): the metrics' ``hardware`` lists each stretch of steps with what
+    it ran on and its time, so that a run's ms/step is never a silent mix of machines.
 
     Examples:
         >>> m = train(VAEConfig(dataset="digits", steps=3, bits=8, hidden=16, batch_size=50,
@@ -373,6 +392,7 @@ def _train(c: VAEConfig, world: int, rank: int, device: torch.device) -> dict[st
         "running": None,
         "t_train": 0.0,
         "best": None,
+        "segments": [],
     }
     resumed_from = None
     ckpt_path = out / CHECKPOINT
@@ -381,9 +401,19 @@ def _train(c: VAEConfig, world: int, rank: int, device: torch.device) -> dict[st
         model.load_state_dict(saved["model"])
         for opt, opt_state in zip(optimizers, saved["optimizers"], strict=True):
             opt.load_state_dict(opt_state)
-        torch.set_rng_state(saved["rng"])
         st = saved["loop"]
         resumed_from = st["step"]
+        if saved.get("rng_device", "cpu") == device.type:
+            torch.set_rng_state(saved["rng"])
+            if device.type == "cuda":
+                torch.cuda.set_rng_state(saved["cuda_rng"], device)
+        else:  # the other device's generator state means nothing here: a fresh stream
+            torch.manual_seed(c.seed + 1000 * rank + 1_000_003 * resumed_from)
+        if "segments" not in st:  # written before runs recorded their hardware
+            st["segments"] = [{"from_step": 0, "hardware": None, "train_s": st["t_train"]}]
+    # what this process trains on, from which step: a run resumed elsewhere says so
+    here = {"from_step": st["step"], "hardware": device_name(device), "train_s": 0.0}
+    st["segments"].append(here)
 
     def checkpoint(i_next: int) -> None:
         if rank == 0:
@@ -395,6 +425,10 @@ def _train(c: VAEConfig, world: int, rank: int, device: torch.device) -> dict[st
                     "model": model.state_dict(),
                     "optimizers": [o.state_dict() for o in optimizers],
                     "rng": torch.get_rng_state(),
+                    "rng_device": device.type,
+                    "cuda_rng": (
+                        torch.cuda.get_rng_state(device) if device.type == "cuda" else None
+                    ),
                     "loop": loop,
                 },
             )
@@ -469,7 +503,9 @@ def _train(c: VAEConfig, world: int, rank: int, device: torch.device) -> dict[st
             loss.backward()
             for opt in optimizers:
                 opt.step()
-            st["t_train"] += time.perf_counter() - t0
+            seconds = time.perf_counter() - t0
+            st["t_train"] += seconds
+            st["segments"][-1]["train_s"] += seconds
             value = loss.item()
             if not math.isfinite(value):
                 raise FloatingPointError(
@@ -547,12 +583,22 @@ def _train(c: VAEConfig, world: int, rank: int, device: torch.device) -> dict[st
             "eval_examples": n_eval,
         },
         "wall_time_per_step_s": st["t_train"] / step,
+        "hardware": _hardware_segments(st["segments"], step),
         "wall_time_total_s": time.perf_counter() - t_start,
     }
     if rank == 0:
         metrics["out"] = str(out)
         _write_outputs(out, metrics, model, test_x, data.image_shape, c.seed)
     return metrics
+
+
+def _hardware_segments(segments: list[dict[str, Any]], steps: int) -> list[dict[str, Any]]:
+    """Each stretch of training one process did: its first step, its number of steps, what
+    it ran on (`relaxit._hardware.device_name`; None: not recorded, a checkpoint from before
+    runs recorded it) and its seconds in training steps. Stretches of no steps are left out."""
+    ends = [s["from_step"] for s in segments[1:]] + [steps]
+    out = [{**s, "steps": end - s["from_step"]} for s, end in zip(segments, ends, strict=True)]
+    return [s for s in out if s["steps"] > 0]
 
 
 def _write_outputs(
