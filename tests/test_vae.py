@@ -238,7 +238,9 @@ def test_torchrun_two_processes(tmp_path):
     also tunes its control inside the DDP forward. The runs are sequential in one test: two
     `torchrun --standalone` launched at once (e.g. by two xdist workers) can race for the free
     port each picks for its workers."""
-    env = {**os.environ, "PYTHONPATH": str(SRC), "OMP_NUM_THREADS": "1"}
+    # src first, then whatever path the test run itself has (where pyro may live)
+    path = os.pathsep.join(p for p in (str(SRC), os.environ.get("PYTHONPATH")) if p)
+    env = {**os.environ, "PYTHONPATH": path, "OMP_NUM_THREADS": "1"}
     for method in ("gumbel-softmax", "relax"):
         out = tmp_path / method
         cmd = [

@@ -248,17 +248,18 @@ def test_a_run_resumed_elsewhere_records_each_stretch_and_restarts_its_noise(tmp
     45: the metrics list both stretches with their hardware and seconds, and the generator
     state saved for the other device is not loaded (on CUDA a CPU state cannot be): the
     noise after step 20 is a fresh stream, unlike an uninterrupted run's. A checkpoint from
-    before stretches were recorded gives a first stretch of unknown (None) hardware."""
-    straight = train(_digits(steps=45, out=str(tmp_path / "a")))
+    before stretches were recorded gives a first stretch of unknown (None) hardware. Every run
+    is on the CPU, also where a GPU is, so that a same-device resume is compared bit for bit."""
+    straight = train(_digits(device="cpu", steps=45, out=str(tmp_path / "a")))
     assert [(s["from_step"], s["steps"]) for s in straight["hardware"]] == [(0, 45)]
     out = str(tmp_path / "b")
-    train(_digits(steps=20, checkpoint_every=10, out=out))
+    train(_digits(device="cpu", steps=20, checkpoint_every=10, out=out))
     ckpt = Path(out) / CHECKPOINT
     state = torch.load(ckpt, weights_only=False)
     state["loop"]["segments"][0]["hardware"] = "Some GPU (CUDA)"
     state["rng_device"] = "cuda"
     torch.save(state, ckpt)
-    m = train(_digits(steps=45, resume=True, out=out))
+    m = train(_digits(device="cpu", steps=45, resume=True, out=out))
     here = device_name(torch.device("cpu"))
     assert [(s["from_step"], s["steps"], s["hardware"]) for s in m["hardware"]] == [
         (0, 20, "Some GPU (CUDA)"),
@@ -269,7 +270,7 @@ def test_a_run_resumed_elsewhere_records_each_stretch_and_restarts_its_noise(tmp
     assert m["train_loss_per_step"][20:] != straight["train_loss_per_step"][20:]
     del state["loop"]["segments"], state["rng_device"]
     torch.save(state, ckpt)
-    old = train(_digits(steps=45, resume=True, out=out))
+    old = train(_digits(device="cpu", steps=45, resume=True, out=out))
     assert [(s["from_step"], s["hardware"]) for s in old["hardware"]] == [(0, None), (20, here)]
     assert old["train_loss_per_step"] == straight["train_loss_per_step"]  # same device: loaded
 
