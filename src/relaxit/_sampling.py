@@ -46,6 +46,12 @@ def gumbel_noise(shape: tuple[int, ...] | torch.Size, like: Tensor) -> Tensor:
     return -(-u.log()).log()
 
 
+def gumbel_like(logits: Tensor, shape: tuple[int, ...] | torch.Size) -> Tensor:
+    """`gumbel_noise` of ``shape`` in ``logits``' dtype/device (the argument order of the
+    relaxations: the parameters first)."""
+    return gumbel_noise(shape, logits)
+
+
 def one_hot_argmax(y: Tensor) -> Tensor:
     """One-hot of ``argmax(y, -1)``, same shape, dtype and device as ``y``."""
     return torch.zeros_like(y).scatter_(-1, y.argmax(-1, keepdim=True), 1.0)

@@ -6,13 +6,9 @@ import math
 
 import torch
 
-from relaxit._sampling import gumbel_noise
+from relaxit._sampling import gumbel_like
 
-
-def gumbel_like(logits: torch.Tensor, shape: torch.Size) -> torch.Tensor:
-    """Standard Gumbel noise of ``shape``, dtype/device of ``logits``; finite for every draw
-    (`relaxit._sampling.gumbel_noise`, the core shared with the estimators)."""
-    return gumbel_noise(shape, logits)
+__all__ = ["concrete_log_density", "gumbel_like"]
 
 
 def concrete_log_density(

@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from relaxit.distributions._gumbel import gumbel_like
+from relaxit._sampling import gumbel_like
 from relaxit.structured.spanning_trees import check_graph_scores, gibbs_marginals
 
 

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import torch
 
-from relaxit.distributions._gumbel import gumbel_like
+from relaxit._sampling import gumbel_like
 from relaxit.structured.perturbation import Solver, _solve
 
 NOISES = ("sum-of-gamma", "gumbel", "none")

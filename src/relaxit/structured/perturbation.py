@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import torch
 
-from relaxit.distributions._gumbel import gumbel_like
+from relaxit._sampling import gumbel_like
 
 Solver = Callable[[torch.Tensor], torch.Tensor]
 

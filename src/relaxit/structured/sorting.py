@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from relaxit.distributions._gumbel import gumbel_like
+from relaxit._sampling import gumbel_like
 
 
 def _positive(value, name: str, where: str) -> None:

@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 import torch
 
-from relaxit.distributions._gumbel import gumbel_like
+from relaxit._sampling import gumbel_like
 
 NO_EDGE = -1e30
 """The log-weight that stands for a missing edge inside the elimination: ``exp`` of it is exactly
@@ -46,6 +46,9 @@ def check_graph_scores(
     return n
 
 
+# torch.compile cannot trace the torch.autograd.grad below: running this eagerly (a graph break)
+# lets a compiled model call the tree relaxations (tests/test_structured_compile.py)
+@torch.compiler.disable
 def gibbs_marginals(
     weights: torch.Tensor,
     temperature: float | torch.Tensor,
