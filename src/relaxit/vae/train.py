@@ -412,8 +412,9 @@ def _train(c: VAEConfig, world: int, rank: int, device: torch.device) -> dict[st
         if "segments" not in st:  # written before runs recorded their hardware
             st["segments"] = [{"from_step": 0, "hardware": None, "train_s": st["t_train"]}]
     # what this process trains on, from which step: a run resumed elsewhere says so
-    here = {"from_step": st["step"], "hardware": device_name(device), "train_s": 0.0}
-    st["segments"].append(here)
+    st["segments"].append(
+        {"from_step": st["step"], "hardware": device_name(device), "train_s": 0.0}
+    )
 
     def checkpoint(i_next: int) -> None:
         if rank == 0:
